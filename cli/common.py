@@ -1,0 +1,139 @@
+"""What every segql command shares: error reporting with exit codes, and segment options."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import click
+from elasticsearch import ApiError, TransportError
+
+from segql.compiler.context import Context
+from segql.errors import InputError, SegmentError, SegqlError
+from segql.indexer.records import ACCOUNT_ID
+from segql.localnode import LocalNodeError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_OK, EXIT_FAILURE, EXIT_INVALID, EXIT_INTERNAL = 0, 1, 2, 3
+
+EXIT_CODES_HELP = (
+    "Exit codes: 0 success; 1 runtime failure (Elasticsearch unreachable or refusing); "
+    "2 invalid input (usage, parse or check error); 3 internal fault."
+)
+
+
+def guarded(command: F) -> F:
+    """Turn every failure into a clear message and an exit code, never a traceback
+    (set SEGQL_DEBUG=1 to see one for an internal fault)."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except SegmentError as error:
+            if kwargs.get("as_json"):
+                click.echo(json.dumps(
+                    {"valid": False, "errors": [d.model_dump() for d in error.diagnostics]},
+                    ensure_ascii=False,
+                ))
+            else:
+                click.echo(error.render(), err=True)
+            sys.exit(EXIT_INVALID)
+        except SegqlError as error:
+            click.echo(f"error: {error}", err=True)
+            sys.exit(error.exit_code)
+        except LocalNodeError as error:
+            click.echo(f"error: {error}", err=True)
+            sys.exit(EXIT_FAILURE)
+        except (ApiError, TransportError) as error:
+            click.echo(f"error: Elasticsearch: {_describe(error)}", err=True)
+            sys.exit(EXIT_FAILURE)
+        except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
+            raise
+        except OSError as error:
+            click.echo(f"error: {error}", err=True)
+            sys.exit(EXIT_FAILURE)
+        except Exception as error:  # an internal fault: say so, without a traceback
+            if os.environ.get("SEGQL_DEBUG"):
+                traceback.print_exc()
+            click.echo(f"internal error: {type(error).__name__}: {error} "
+                       "(set SEGQL_DEBUG=1 for details)", err=True)
+            sys.exit(EXIT_INTERNAL)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _describe(error: Exception) -> str:
+    if isinstance(error, ApiError):
+        return f"{error.meta.status} {error.message}"
+    return str(error) or type(error).__name__
+
+
+def _account(_: click.Context, __: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not ACCOUNT_ID.match(value):
+        raise click.BadParameter("1-64 characters of A-Z a-z 0-9 _ - .")
+    return value
+
+
+def _now(_: click.Context, __: click.Parameter, value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter("an ISO 8601 instant, e.g. 2026-01-31T10:00:00Z") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _zone(_: click.Context, __: click.Parameter, value: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise click.BadParameter(f"unknown time zone {value!r}, e.g. Europe/Warsaw") from None
+
+
+def segment_options(require_account: bool) -> Callable[[F], F]:
+    """--account, --now and --timezone: what a segment is evaluated against."""
+
+    def decorate(command: F) -> F:
+        command = click.option(
+            "--timezone", default="UTC", show_default=True, callback=_zone,
+            help="Time zone of date-only values and calendar days.",
+        )(command)
+        command = click.option(
+            "--now", callback=_now,
+            help="The evaluation instant (ISO 8601); default: the current time.",
+        )(command)
+        return click.option(
+            "--account", "-a", required=require_account, callback=_account,
+            default=None if require_account else "demo",
+            help="The account whose contacts are segmented.",
+        )(command)
+
+    return decorate
+
+
+def make_context(account: str, now: datetime | None, timezone: ZoneInfo) -> Context:
+    return Context(account=account, now=now or datetime.now(UTC), timezone=timezone)
+
+
+def read_expression(expr: str) -> str:
+    """The expression argument: its text, `-` for standard input, or `@FILE`."""
+    if expr == "-":
+        return sys.stdin.read()
+    if expr.startswith("@"):
+        try:
+            with open(expr[1:], encoding="utf-8") as handle:
+                return handle.read()
+        except UnicodeDecodeError as error:
+            raise InputError(f"{expr[1:]}: not UTF-8 text ({error.reason} at byte "
+                             f"{error.start})") from None
+    return expr

@@ -1,0 +1,67 @@
+"""`segql demo`: the quick start's main job, end to end on the shipped sample data."""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+from zoneinfo import ZoneInfo
+
+import click
+
+from segql import api
+from segql.cli.common import EXIT_CODES_HELP, guarded, make_context
+from segql.compiler.evaluator import matching_ids
+from segql.connection import connect
+from segql.indexer.files import open_records
+from segql.indexer.loader import load
+from segql.indexer.records import fold_records
+
+EXAMPLES = (
+    'all(city starts_with "War", event MailOpen occurred)',
+    'any(email ends_with "@gmail.com", city equals "KRAKÓW")',
+    'all(tags contains "vip", not event Purchase occurred)',
+)
+DEMO_ACCOUNT = "demo"
+
+
+def sample_path() -> str:
+    return str(resources.files("segql").joinpath("data/sample.jsonl.gz"))
+
+
+@click.command(epilog=EXIT_CODES_HELP)
+@click.option("--index", default="segql-demo", show_default=True, help="Index to load into.")
+@click.option("--port", default=9200, show_default=True, help="Port of the local node.")
+@click.option("--export", "export_path", default="demo-export.csv", show_default=True,
+              help="Where the exported segment goes.")
+@guarded
+def demo(index: str, port: int, export_path: str) -> None:
+    """Start a local node (unless ELASTICSEARCH_URL is set), load the shipped sample data,
+    print the counts of example segments and export the first one."""
+    from segql.localnode import LocalNode
+
+    if os.environ.get("ELASTICSEARCH_URL"):
+        click.echo("using the cluster at $ELASTICSEARCH_URL")
+    else:
+        click.echo("starting the local Elasticsearch node (the first run downloads it)...")
+        click.echo(f"node: {LocalNode().up(port=port)}")
+    es = connect()
+    es.options(ignore_status=404).indices.delete(index=index)
+    with open_records(sample_path()) as lines:
+        summary = load(es, index, lines)
+    click.echo(f"loaded {summary.records} records: {summary.contacts} contacts, "
+               f"{len(summary.rejected)} rejected")
+    with open_records(sample_path()) as lines:
+        store, _ = fold_records(lines)
+    ctx = make_context(DEMO_ACCOUNT, None, ZoneInfo("UTC"))
+    for text in EXAMPLES:
+        result = api.count(es, text, ctx, index)
+        reference = len(matching_ids(api.prepare(text, ctx), store.contacts.values(), ctx))
+        click.echo(f"{result.count:>6}  {text}   (Elasticsearch took {result.took_ms} ms; "
+                   f"reference evaluator: {reference})")
+    with open(export_path, "w", encoding="utf-8") as out:
+        out.write("contact_id\n")
+        exported = 0
+        for contact_id in api.export_ids(es, EXAMPLES[0], ctx, index):
+            out.write(contact_id + "\n")
+            exported += 1
+    click.echo(f"exported {exported} contacts of `{EXAMPLES[0]}` to {export_path}")

@@ -1,0 +1,28 @@
+"""The `segql` command: a thin shell over the library."""
+
+from __future__ import annotations
+
+import click
+
+from segql.cli.demo import demo
+from segql.cli.es_commands import es
+from segql.cli.index_commands import index
+from segql.cli.segments import compile, count, evaluate, export
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="segql")
+def cli() -> None:
+    """segql: dynamic segments for e-mail, SMS and push, resolved by Elasticsearch.
+
+    Exit codes: 0 success, 1 runtime failure (e.g. Elasticsearch unreachable),
+    2 invalid input (usage, parse or check errors), 3 internal fault.
+    """
+
+
+for command in (es, demo, index, compile, count, export, evaluate):
+    cli.add_command(command)
+
+
+def main() -> None:
+    cli()

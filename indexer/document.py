@@ -1,0 +1,138 @@
+"""The contact document: the contract between the indexer (writes it) and the compiler
+(queries it). One document per contact, `_id` = `<account>:<contact id>`.
+
+```
+{
+  "account": "acme",                  keyword   every query filters on it
+  "contact_id": "c1",                 keyword   (doc values: the export reads ids from here)
+  "fields": {                         one object per contact field, addresses included
+    "<key>": {                        key = the field name, or `~<hex>` for names that are
+                                      not [A-Za-z_][A-Za-z0-9_]* (dots, spaces, ...)
+      "v": ["Warszawa"],              keyword, not indexed: the raw text values (export)
+      "f": ["warszawa"],              keyword: fold(value)        equals, in, starts_with
+      "r": ["awazsraw"],              keyword: reversed fold       ends_with (as a prefix)
+      "s": ["awa", "arszawa", ...],   keyword: suffixes of fold, cut to SUFFIX_CHARS; contains
+      "n": [31.0],                    double                       number operators
+      "d": ["2024-05-01T00:00:00.000Z"],  date: text values that are ISO dates/instants
+      "b": [true]                     boolean
+    }
+  },
+  "events": [ {                       nested: one per event (idempotent by id)
+      "id": "e1", "name": "MailOpen", "ts": "2025-01-01T10:00:00.000Z",
+      "props": {...},                 object, not indexed: the raw properties
+      "pf": ["campaign\\u0000spring"],  keyword: name NUL fold(value)
+      "pr": [...], "ps": [...],       name NUL reversed fold / name NUL suffix
+      "pn": [...], "pd": [...],       name NUL sortable hex of the number / instant
+      "pb": ["flag\\u0000true"]
+  } ],
+  "visits": [ {...} ]                 nested, like events without `name`; url, path, title,
+                                      referrer, product_id are properties
+}
+```
+
+Only the slots a value fits are written: a text value fills v/f/r/s (and d when it is an ISO
+date), a number n, a boolean b. Which slot a condition reads is the catalog type of the
+field, so a field's type can be decided after its data arrived. Event and visit properties
+are encoded into a fixed set of keyword fields (`name NUL value`; `has_value` is a prefix
+`name NUL`), so any number of distinct property names adds no mapped field; contact fields
+add at most seven per name.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from segql.indexer.records import Activity, Contact
+from segql.values import (
+    fold,
+    iso_millis,
+    parse_instant,
+    present,
+    reverse,
+    sortable_instant,
+    sortable_number,
+    suffixes,
+)
+
+_PLAIN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: Separates a property name from its value in the encoded event/visit property fields.
+SEP = "\x00"
+
+
+def field_key(name: str) -> str:
+    """The document key of a contact field: safe for Elasticsearch paths (no dots)."""
+    return name if _PLAIN_NAME.match(name) else "~" + name.encode("utf-8").hex()
+
+
+def field_path(name: str, slot: str) -> str:
+    """The indexed path of one slot of a contact field, e.g. `fields.city.f`."""
+    return f"fields.{field_key(name)}.{slot}"
+
+
+def value_slots(value: Any) -> dict[str, list[Any]]:
+    """The slots (see the module doc) that a field or property value fills."""
+    slots: dict[str, list[Any]] = {}
+    for item in present(value):
+        if isinstance(item, bool):
+            slots.setdefault("b", []).append(item)
+        elif isinstance(item, int | float):
+            slots.setdefault("n", []).append(float(item))
+        elif isinstance(item, str):
+            folded = fold(item)
+            slots.setdefault("v", []).append(item)
+            slots.setdefault("f", []).append(folded)
+            slots.setdefault("r", []).append(reverse(folded))
+            slots.setdefault("s", []).extend(suffixes(folded))
+            instant = parse_instant(item)
+            if instant is not None:
+                slots.setdefault("d", []).append(iso_millis(instant))
+    if "s" in slots:
+        slots["s"] = sorted(set(slots["s"]))
+    return slots
+
+
+def _encoded_props(props: dict[str, Any]) -> dict[str, list[str]]:
+    encoded: dict[str, list[str]] = {}
+    for name, value in props.items():
+        for slot, items in value_slots(value).items():
+            if slot == "v":
+                continue
+            if slot == "n":
+                items = [sortable_number(n) for n in items]
+            elif slot == "d":
+                items = [sortable_instant(parse_instant(d)) for d in items]  # type: ignore[arg-type]
+            elif slot == "b":
+                items = ["true" if b else "false" for b in items]
+            encoded.setdefault("p" + slot, []).extend(name + SEP + str(i) for i in items)
+    return {key: items for key, items in encoded.items() if items}
+
+
+def activity_doc(activity: Activity) -> dict[str, Any]:
+    instant = parse_instant(activity.ts)
+    assert instant is not None, "records.py accepts only parseable timestamps"
+    doc: dict[str, Any] = {"id": activity.id, "ts": iso_millis(instant), "props": activity.props}
+    if activity.name is not None:
+        doc["name"] = activity.name
+    doc.update(_encoded_props(activity.props))
+    return doc
+
+
+def document_id(account: str, contact_id: str) -> str:
+    return f"{account}:{contact_id}"
+
+
+def contact_document(contact: Contact) -> dict[str, Any]:
+    """The Elasticsearch document of a contact (its `_source`)."""
+    fields = {}
+    for name, value in contact.fields.items():
+        slots = value_slots(value)
+        if slots:
+            fields[field_key(name)] = slots
+    return {
+        "account": contact.account,
+        "contact_id": contact.id,
+        "fields": fields,
+        "events": [activity_doc(e) for e in contact.events.values()],
+        "visits": [activity_doc(v) for v in contact.visits.values()],
+    }

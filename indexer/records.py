@@ -1,0 +1,256 @@
+"""Input records (LANGUAGE.md §8): validation, and folding a stream of them into contacts.
+
+The fold is the one meaning of a record stream: the loader indexes what it produces and the
+reference evaluator evaluates segments over it, so both see the same contacts.
+
+Choices where LANGUAGE.md is silent (documented in docs/records.md):
+* Events and visits are immutable facts identified by `id`: the first record with an id
+  wins; a repeat with the same content changes nothing; a repeat with *different* content
+  is rejected (kept aside with its reason), so no silent overwrite happens either way.
+* A `delete` removes the contact with its events and visits; records for that id that come
+  later create it again, as new.
+* Account ids: 1-64 of `A-Z a-z 0-9 _ - .`; contact, event and visit ids: non-empty strings
+  of at most 256 characters.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from segql.values import MAX_TEXT_CHARS, fold, parse_instant
+
+ACCOUNT_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+MAX_ID_CHARS = 256
+#: Contact addresses: top-level keys of a contact record, standard text fields in segments.
+ADDRESS_FIELDS = ("email", "phone", "push_tokens")
+#: Visit attributes that may stand at the top level of a visit record (all are props).
+VISIT_ATTRIBUTES = ("url", "path", "title", "referrer", "product_id")
+
+
+class RecordError(ValueError):
+    """A record that can't be applied; the message is the reason kept with the reject."""
+
+
+@dataclass
+class Activity:
+    """One event or visit, as the contact holds it (props include a visit's url etc.)."""
+
+    id: str
+    ts: str
+    props: dict[str, Any]
+    name: str | None = None
+
+
+@dataclass
+class Contact:
+    """The current state of one contact: what a document is built from."""
+
+    account: str
+    id: str
+    fields: dict[str, Any] = field(default_factory=dict)
+    events: dict[str, Activity] = field(default_factory=dict)
+    visits: dict[str, Activity] = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.account, self.id)
+
+
+@dataclass
+class Reject:
+    """A record set aside: where it was, why, and the record itself (as read)."""
+
+    line: int
+    reason: str
+    record: Any
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"line": self.line, "reason": self.reason, "record": self.record}, ensure_ascii=False
+        )
+
+
+def _text(record: dict[str, Any], key: str, *, limit: int = MAX_ID_CHARS) -> str:
+    value = record.get(key)
+    if not isinstance(value, str) or not value:
+        raise RecordError(f"`{key}` must be a non-empty string")
+    if len(value) > limit:
+        raise RecordError(f"`{key}` is longer than {limit} characters")
+    return value
+
+
+def _check_value(name: str, value: Any) -> None:
+    """Field and property values: text, number, boolean, null, or a flat list of those."""
+    items = value if isinstance(value, list) else [value]
+    for item in items:
+        if isinstance(item, list | dict):
+            raise RecordError(f"`{name}`: nested objects and lists are not supported")
+        if isinstance(item, float) and item != item:
+            raise RecordError(f"`{name}`: NaN is not a number")
+        if isinstance(item, str) and len(fold(item)) > MAX_TEXT_CHARS:
+            raise RecordError(f"`{name}`: text longer than {MAX_TEXT_CHARS} characters")
+
+
+def _check_name(name: str) -> None:
+    if not name or len(name) > 256 or any(ord(ch) < 32 for ch in name):
+        raise RecordError(f"bad field or property name {name!r}")
+
+
+def _props(record: dict[str, Any], key: str = "props") -> dict[str, Any]:
+    props = record.get(key, {})
+    if props is None:
+        return {}
+    if not isinstance(props, dict):
+        raise RecordError(f"`{key}` must be an object")
+    for name, value in props.items():
+        _check_name(name)
+        _check_value(name, value)
+    return {name: value for name, value in props.items() if value is not None}
+
+
+def _activity(record: dict[str, Any], *, named: bool) -> Activity:
+    ts = _text(record, "ts", limit=64)
+    if parse_instant(ts) is None:
+        raise RecordError(f"`ts` is not an ISO 8601 date or instant: {ts!r}")
+    props = _props(record)
+    if not named:
+        for attribute in VISIT_ATTRIBUTES:
+            if attribute in record:
+                _check_value(attribute, record[attribute])
+                if record[attribute] is not None:
+                    props.setdefault(attribute, record[attribute])
+    return Activity(
+        id=_text(record, "id"),
+        ts=ts,
+        props=props,
+        name=_text(record, "name") if named else None,
+    )
+
+
+def _contact_changes(record: dict[str, Any]) -> dict[str, Any]:
+    fields = record.get("fields", {})
+    if fields is None:
+        fields = {}
+    if not isinstance(fields, dict):
+        raise RecordError("`fields` must be an object")
+    changes: dict[str, Any] = {}
+    for name, value in fields.items():
+        if name in ADDRESS_FIELDS:
+            raise RecordError(f"`{name}` is an address: put it at the top level of the record")
+        _check_name(name)
+        _check_value(name, value)
+        changes[name] = value
+    for name in ADDRESS_FIELDS:
+        if name in record:
+            value = record[name]
+            _check_value(name, value)
+            if name == "push_tokens" and value is not None and not isinstance(value, list):
+                raise RecordError("`push_tokens` must be a list of strings")
+            if value is not None and not all(isinstance(v, str) for v in
+                                              (value if isinstance(value, list) else [value])):
+                raise RecordError(f"`{name}` must be text")
+            changes[name] = value
+    return changes
+
+
+class ContactStore:
+    """Applies records in stream order to an in-memory map of contacts."""
+
+    def __init__(self) -> None:
+        self.contacts: dict[tuple[str, str], Contact] = {}
+        #: Contacts deleted by the stream and not created again after their delete.
+        self.deleted: set[tuple[str, str]] = set()
+
+    def _contact(self, account: str, contact_id: str) -> Contact:
+        key = (account, contact_id)
+        found = self.contacts.get(key)
+        if found is None:
+            found = self.contacts[key] = Contact(account=account, id=contact_id)
+            self.deleted.discard(key)
+        return found
+
+    def apply(self, record: Any) -> tuple[str, str]:
+        """Apply one parsed JSON record; returns the contact key it touched.
+
+        Raises RecordError (and changes nothing) when the record is malformed.
+        """
+        if not isinstance(record, dict):
+            raise RecordError("a record must be a JSON object")
+        kind = record.get("type")
+        account = record.get("account")
+        if not isinstance(account, str) or not ACCOUNT_ID.match(account):
+            raise RecordError("`account` must be 1-64 characters of A-Z a-z 0-9 _ - .")
+        if kind == "contact":
+            contact_id = _text(record, "id")
+            changes = _contact_changes(record)
+            contact = self._contact(account, contact_id)
+            for name, value in changes.items():
+                if value is None:
+                    contact.fields.pop(name, None)
+                else:
+                    contact.fields[name] = value
+            return contact.key
+        if kind == "delete":
+            contact_id = _text(record, "id")
+            self.contacts.pop((account, contact_id), None)
+            self.deleted.add((account, contact_id))
+            return (account, contact_id)
+        if kind in ("event", "visit"):
+            contact_id = _text(record, "contact")
+            activity = _activity(record, named=kind == "event")
+            key = (account, contact_id)
+            existing = self.contacts.get(key)
+            held = existing.events if existing and kind == "event" else (
+                existing.visits if existing else {}
+            )
+            if activity.id in held:
+                if held[activity.id] != activity:
+                    raise RecordError(
+                        f"{kind} id {activity.id!r} was already applied with other content"
+                    )
+                return key
+            contact = self._contact(account, contact_id)
+            (contact.events if kind == "event" else contact.visits)[activity.id] = activity
+            return key
+        raise RecordError("`type` must be one of contact, event, visit, delete")
+
+
+def read_records(lines: Iterable[str | bytes]) -> Iterator[tuple[int, Any | Reject]]:
+    """Parse JSON Lines: (line number, record), or (line number, Reject) for a line that is
+    not UTF-8 or not JSON; blank lines are skipped."""
+    for number, raw in enumerate(lines, start=1):
+        if isinstance(raw, bytes):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                text = raw.decode("utf-8", errors="backslashreplace").rstrip("\r\n")
+                yield number, Reject(number, f"not UTF-8: {error.reason} at byte "
+                                             f"{error.start}", text)
+                continue
+        else:
+            line = raw
+        if not line.strip():
+            continue
+        try:
+            yield number, json.loads(line)
+        except ValueError as error:
+            yield number, Reject(number, f"not valid JSON: {error}", line.rstrip("\r\n"))
+
+
+def fold_records(lines: Iterable[str | bytes]) -> tuple[ContactStore, list[Reject]]:
+    """Fold a whole stream of JSON Lines into contacts, keeping every bad record aside."""
+    store = ContactStore()
+    rejects: list[Reject] = []
+    for number, record in read_records(lines):
+        if isinstance(record, Reject):
+            rejects.append(record)
+            continue
+        try:
+            store.apply(record)
+        except RecordError as error:
+            rejects.append(Reject(number, str(error), record))
+    return store, rejects

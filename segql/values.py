@@ -1,0 +1,97 @@
+"""Value normalisation shared by the indexer, the compiler and the reference evaluator.
+
+Text is compared after NFC normalisation and Unicode full case folding (LANGUAGE.md §3.1):
+`fold("ŁÓDŹ") == fold("łódź")`, `fold("STRASSE") == fold("straße")`. Elasticsearch's own
+`case_insensitive` flag is ASCII-only and this distribution has no analysis-common module,
+so the indexer writes folded copies and the compiler folds operands the same way.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+import unicodedata
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
+from typing import Any
+
+#: Suffixes stored for `contains` are cut to this many characters: a needle up to this long
+#: is a `prefix` query on the suffix copy; a longer one falls back to a wildcard on the
+#: folded copy (exact, rare).
+SUFFIX_CHARS = 24
+
+#: The longest text value the index accepts (after folding): Lucene keeps terms under
+#: 32,766 UTF-8 bytes, and a folded character takes at most 4.
+MAX_TEXT_CHARS = 8191
+
+_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_INSTANT = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}:?\d{2})?$"
+)
+
+
+def fold(text: str) -> str:
+    """The case-insensitive comparison key of a text: NFC, full case fold, NFC again."""
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", text).casefold())
+
+
+def reverse(text: str) -> str:
+    """Reversed code points: `ends_with x` is `prefix reverse(x)` over reversed values."""
+    return text[::-1]
+
+
+def suffixes(folded: str) -> list[str]:
+    """Every suffix of a folded text, cut to SUFFIX_CHARS: `contains x` = some suffix starts
+    with x, which is a cheap `prefix` query instead of a leading wildcard."""
+    return sorted({folded[i : i + SUFFIX_CHARS] for i in range(len(folded))})
+
+
+def present(value: Any) -> list[Any]:
+    """The values a field holds: absent, null, "" and [] hold none (LANGUAGE.md §3.2)."""
+    items: Iterable[Any] = value if isinstance(value, list) else [value]
+    return [v for v in items if v is not None and v != ""]
+
+
+def parse_instant(text: str) -> datetime | None:
+    """A stored date string as an aware UTC instant, or None when it is not a date.
+
+    A date-only value is midnight UTC of that day (LANGUAGE.md §3.6); an instant keeps its
+    offset; one with no offset is read as UTC. Precision is the millisecond, as in the index.
+    """
+    if _DATE_ONLY.match(text):
+        try:
+            d = date.fromisoformat(text)
+        except ValueError:
+            return None
+        return datetime(d.year, d.month, d.day, tzinfo=UTC)
+    if not _INSTANT.match(text):
+        return None
+    try:
+        parsed = datetime.fromisoformat(text.replace("z", "Z"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    parsed = parsed.astimezone(UTC)
+    return parsed.replace(microsecond=parsed.microsecond // 1000 * 1000)
+
+
+def iso_millis(instant: datetime) -> str:
+    """The canonical stored form of an instant: UTC, millisecond precision."""
+    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + (
+        f"{instant.microsecond // 1000:03d}Z"
+    )
+
+
+def sortable_number(number: float) -> str:
+    """A double as 16 hex digits whose byte order is numeric order (for keyword ranges)."""
+    number = float(number) + 0.0  # folds -0.0 into 0.0
+    (bits,) = struct.unpack(">Q", struct.pack(">d", number))
+    bits = bits ^ 0xFFFFFFFFFFFFFFFF if bits >> 63 else bits | 1 << 63
+    return f"{bits:016x}"
+
+
+def sortable_instant(instant: datetime) -> str:
+    """Epoch milliseconds as 16 hex digits whose byte order is time order."""
+    millis = int(instant.timestamp() * 1000)
+    return f"{millis + (1 << 63):016x}"

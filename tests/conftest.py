@@ -1,0 +1,53 @@
+"""Shared fixtures: a real Elasticsearch node and throwaway indices.
+
+The node is `$ELASTICSEARCH_URL` when set, else a managed local node started on a free
+port for this session (and stopped after it). Without a node, tests that need one fail —
+never skip — so a green run always means Elasticsearch answered.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from elasticsearch import Elasticsearch
+
+from segql.connection import connect
+from segql.localnode import LocalNode, LocalNodeError, free_port
+
+
+@pytest.fixture(scope="session")
+def es_url() -> Iterator[str]:
+    url = os.environ.get("ELASTICSEARCH_URL")
+    if url:
+        yield url
+        return
+    node = LocalNode(name="pytest")
+    try:
+        started = node.up(port=free_port(), heap="1g")
+    except LocalNodeError as error:
+        pytest.fail(f"no Elasticsearch for the tests: {error}", pytrace=False)
+    os.environ["ELASTICSEARCH_URL"] = started
+    try:
+        yield started
+    finally:
+        os.environ.pop("ELASTICSEARCH_URL", None)
+        node.down()
+
+
+@pytest.fixture(scope="session")
+def es(es_url: str) -> Elasticsearch:
+    client = connect(es_url)
+    health = client.cluster.health(wait_for_status="yellow", timeout="60s")
+    assert health["status"] in ("yellow", "green")
+    return client
+
+
+@pytest.fixture
+def index_name(es: Elasticsearch) -> Iterator[str]:
+    """A unique, empty index name for one test; deleted afterwards."""
+    name = f"segql-test-{uuid.uuid4().hex[:12]}"
+    yield name
+    es.options(ignore_status=404).indices.delete(index=name)

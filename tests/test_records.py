@@ -1,0 +1,133 @@
+"""Folding a record stream into contacts (LANGUAGE.md §8), and the rejects."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from segql.indexer.document import contact_document
+from segql.indexer.records import fold_records
+
+
+def lines(*records: Any) -> list[str]:
+    return [r if isinstance(r, str) else json.dumps(r) for r in records]
+
+
+def contact(cid: str = "c1", **kw: Any) -> dict[str, Any]:
+    return {"type": "contact", "account": "acme", "id": cid, **kw}
+
+
+def event(eid: str, cid: str = "c1", name: str = "MailOpen", **kw: Any) -> dict[str, Any]:
+    return {"type": "event", "account": "acme", "contact": cid, "id": eid, "name": name,
+            "ts": "2025-01-01T10:00:00Z", **kw}
+
+
+def test_contact_fields_merge_and_null_removes() -> None:
+    store, rejects = fold_records(lines(
+        contact(email="a@x.pl", fields={"city": "Warszawa", "age": 31}),
+        contact(fields={"city": None, "vip": True}),
+        contact(email=None),
+    ))
+    assert rejects == []
+    assert store.contacts[("acme", "c1")].fields == {"age": 31, "vip": True}
+
+
+def test_events_are_idempotent_and_may_come_first() -> None:
+    store, rejects = fold_records(lines(
+        event("e1"), event("e1"), contact(fields={"city": "Kraków"}),
+    ))
+    assert rejects == []
+    found = store.contacts[("acme", "c1")]
+    assert list(found.events) == ["e1"]
+    assert found.fields == {"city": "Kraków"}
+
+
+def test_conflicting_event_is_rejected_not_applied() -> None:
+    store, rejects = fold_records(lines(event("e1"), event("e1", name="MailClick")))
+    assert store.contacts[("acme", "c1")].events["e1"].name == "MailOpen"
+    assert [(r.line, r.reason) for r in rejects] == [
+        (2, "event id 'e1' was already applied with other content")
+    ]
+
+
+def test_delete_removes_everything_and_later_records_recreate() -> None:
+    store, _ = fold_records(lines(
+        contact(fields={"city": "X"}), event("e1"),
+        {"type": "delete", "account": "acme", "id": "c1"},
+    ))
+    assert store.contacts == {}
+    assert store.deleted == {("acme", "c1")}
+    store, _ = fold_records(lines(
+        contact(fields={"city": "X"}), {"type": "delete", "account": "acme", "id": "c1"},
+        event("e2"),
+    ))
+    assert store.deleted == set()
+    assert store.contacts[("acme", "c1")].fields == {}
+
+
+def test_visit_attributes_become_properties() -> None:
+    store, rejects = fold_records(lines({
+        "type": "visit", "account": "acme", "contact": "c1", "id": "v1",
+        "ts": "2025-01-02T08:00:00Z", "url": "https://shop.example/p/42",
+        "props": {"product_id": "42"},
+    }))
+    assert rejects == []
+    visit = store.contacts[("acme", "c1")].visits["v1"]
+    assert visit.props == {"product_id": "42", "url": "https://shop.example/p/42"}
+
+
+BAD = [
+    ("{not json", "not valid JSON"),
+    ("[1, 2]", "a record must be a JSON object"),
+    (json.dumps({"type": "contact", "id": "c1"}), "`account` must be"),
+    (json.dumps({"type": "contact", "account": "a b", "id": "c1"}), "`account` must be"),
+    (json.dumps({"type": "contact", "account": "acme"}), "`id` must be a non-empty string"),
+    (json.dumps({"type": "nope", "account": "acme", "id": "x"}), "`type` must be one of"),
+    (json.dumps(event("e1", ts="yesterday")), "`ts` is not an ISO 8601"),
+    (json.dumps(contact(fields={"a": {"b": 1}})), "nested objects"),
+    (json.dumps(contact(fields={"email": "x@y"})), "is an address"),
+    (json.dumps(contact(push_tokens="tok")), "must be a list"),
+    (json.dumps(contact(fields="x")), "`fields` must be an object"),
+    (json.dumps(contact(fields={"t": "x" * 9000})), "longer than"),
+]
+
+
+@pytest.mark.parametrize(("line", "reason"), BAD, ids=[b[1] for b in BAD])
+def test_bad_records_are_rejected_with_reason(line: str, reason: str) -> None:
+    store, rejects = fold_records([json.dumps(contact("ok")), line, json.dumps(contact("ok2"))])
+    assert len(store.contacts) == 2, "the records around a bad one are applied"
+    assert len(rejects) == 1
+    assert rejects[0].line == 2
+    assert reason in rejects[0].reason
+
+
+def test_invalid_utf8_line_is_rejected() -> None:
+    store, rejects = fold_records([json.dumps(contact()).encode(), b'{"type": "\xff"}\n'])
+    assert len(store.contacts) == 1
+    assert rejects[0].reason.startswith("not UTF-8")
+
+
+def test_document_slots() -> None:
+    store, _ = fold_records(lines(
+        contact(email="A@X.pl", push_tokens=["t1", "t2"],
+                fields={"city": "Łódź", "age": 31, "vip": False, "signup": "2024-05-01",
+                        "tags": ["b2b", "", None], "empty": "", "my field": "x"}),
+        event("e1", props={"campaign": "Spring", "value": 12.5}),
+    ))
+    doc = contact_document(store.contacts[("acme", "c1")])
+    assert doc["fields"]["city"]["f"] == ["łódź"]
+    assert doc["fields"]["city"]["r"] == ["źdół"]
+    assert sorted(doc["fields"]["city"]["s"]) == sorted(["łódź", "ódź", "dź", "ź"])
+    assert doc["fields"]["age"] == {"n": [31.0]}
+    assert doc["fields"]["vip"] == {"b": [False]}
+    assert doc["fields"]["signup"]["d"] == ["2024-05-01T00:00:00.000Z"]
+    assert doc["fields"]["tags"]["f"] == ["b2b"]
+    assert "empty" not in doc["fields"]
+    assert doc["fields"]["~6d79206669656c64"]["v"] == ["x"]
+    assert doc["fields"]["push_tokens"]["v"] == ["t1", "t2"]
+    (e1,) = doc["events"]
+    assert e1["ts"] == "2025-01-01T10:00:00.000Z"
+    assert "campaign\x00spring" in e1["pf"]
+    assert e1["props"] == {"campaign": "Spring", "value": 12.5}
