@@ -1,0 +1,180 @@
+"""`segql es ...`: start, stop and inspect the managed local Elasticsearch node.
+
+Why a CLI group: developers, CI and the test fixture all need the same
+one-command way to get a pinned Elasticsearch without Docker.  Failures are
+printed as one human message on stderr with exit code 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, NoReturn
+
+import click
+from elastic_transport import TransportError
+from elasticsearch import ApiError
+
+from segql.connection import NoClusterError, connect, describe, external_url, redact
+from segql.localnode import PINNED_VERSION, LocalNode, LocalNodeError
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+_EXIT_CODES = (
+    "\b\nExit codes:\n"
+    "  0  success\n"
+    "  1  failure (node not running, cannot start/stop, cluster unreachable)\n"
+    "  2  usage error (bad option or value)"
+)
+
+
+def _fail(message: str) -> NoReturn:
+    """Print a one-line human error on stderr and exit 1."""
+    click.echo(f"error: {message}", err=True)
+    raise click.exceptions.Exit(EXIT_FAILURE)
+
+
+def _progress(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def _validate_name(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    try:
+        LocalNode(value)
+    except LocalNodeError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return value
+
+
+def _validate_heap(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    if not re.fullmatch(r"[1-9][0-9]*[kKmMgG]", value):
+        raise click.BadParameter(f"{value!r} is not a heap size such as 512m or 1g")
+    return value
+
+
+name_option = click.option(
+    "--name",
+    default="default",
+    show_default=True,
+    envvar="SEGQL_NODE",
+    callback=_validate_name,
+    help="Managed node name (env SEGQL_NODE); each name has its own data and port.",
+)
+
+
+@click.group("es", epilog=_EXIT_CODES)
+def es() -> None:
+    """Manage the local Elasticsearch node segql uses.
+
+    `segql es up` downloads Elasticsearch (pinned version) with Maven on first
+    use, caches it outside the repository ($SEGQL_HOME, /var/lib/segql as root,
+    else ~/.cache/segql), and runs it on 127.0.0.1 with security off.  When
+    ELASTICSEARCH_URL is set, segql uses that cluster instead and never starts
+    a local node.
+    """
+
+
+@es.command("up", epilog=_EXIT_CODES)
+@click.option("--port", type=click.IntRange(1, 65535), default=9200, show_default=True,
+              help="HTTP port on 127.0.0.1.")
+@click.option("--heap", default="1g", show_default=True, callback=_validate_heap,
+              help="JVM heap (-Xms/-Xmx), e.g. 512m or 2g.")
+@name_option
+@click.option("--timeout", type=click.FloatRange(min=1), default=180.0, show_default=True,
+              help="Seconds to wait for a yellow/green cluster (a first download comes on top).")
+def up_cmd(port: int, heap: str, name: str, timeout: float) -> None:
+    """Start the managed node (idempotent) and print its URL on stdout.
+
+    If the node is already running, prints its URL.  Progress goes to stderr.
+    """
+    url = external_url()
+    if url:
+        click.echo(
+            f"ELASTICSEARCH_URL is set: segql uses the external cluster {redact(url)}; "
+            "not starting a local node.",
+            err=True,
+        )
+        click.echo(redact(url))
+        return
+    try:
+        node_url = LocalNode(name, progress=_progress).up(port=port, heap=heap, timeout=timeout)
+    except LocalNodeError as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"cannot start node {name!r}: {exc}")
+    click.echo(node_url)
+
+
+@es.command("down", epilog=_EXIT_CODES)
+@name_option
+@click.option("--timeout", type=click.FloatRange(min=1), default=60.0, show_default=True,
+              help="Seconds to wait after SIGTERM before SIGKILL.")
+def down_cmd(name: str, timeout: float) -> None:
+    """Stop the managed node (its data is kept).  Exit 0 also if it was not running."""
+    try:
+        stopped = LocalNode(name).down(timeout=timeout)
+    except LocalNodeError as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"cannot stop node {name!r}: {exc}")
+    click.echo(f"stopped node {name!r}" if stopped else f"node {name!r} was not running")
+
+
+def _print_status(info: dict[str, Any]) -> None:
+    rows = [(key, info.get(key)) for key in
+            ("node", "cluster", "url", "pid", "version", "health", "message")]
+    for key, value in rows:
+        if value is not None:
+            click.echo(f"{key:<8} {value}")
+
+
+@es.command("status", epilog=_EXIT_CODES)
+@name_option
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object instead of text.")
+def status_cmd(name: str, as_json: bool) -> None:
+    """Show server version and cluster health (of ELASTICSEARCH_URL if set).
+
+    Exits 1 if the node is not running or the cluster is not reachable.
+    """
+    url = external_url()
+    info: dict[str, Any]
+    if url:
+        info = {"managed": False, "cluster": f"{redact(url)} (ELASTICSEARCH_URL)",
+                "url": redact(url), "reachable": False}
+        try:
+            info.update(describe(connect()), reachable=True)
+        except (TransportError, ApiError) as exc:
+            info["message"] = f"cannot reach {redact(url)}: {type(exc).__name__}"
+        except (NoClusterError, ValueError) as exc:
+            info["message"] = str(exc)
+    else:
+        try:
+            info = LocalNode(name).status()
+        except (LocalNodeError, OSError) as exc:
+            _fail(str(exc))
+        info["node"] = f"{name} (managed, Elasticsearch {PINNED_VERSION})"
+        if not info["running"]:
+            info["message"] = f"node {name!r} is not running; run `segql es up`"
+        elif not info["reachable"]:
+            info["message"] = f"node {name!r} is running but does not answer on {info['url']}"
+    if as_json:
+        click.echo(json.dumps(info, indent=2, sort_keys=True))
+    else:
+        _print_status(info)
+    if not info.get("reachable"):
+        raise click.exceptions.Exit(EXIT_FAILURE)
+
+
+@es.command("logs", epilog=_EXIT_CODES)
+@name_option
+@click.option("-n", "--lines", type=click.IntRange(min=1), default=50, show_default=True,
+              help="Number of lines from the end of the node's main log.")
+def logs_cmd(name: str, lines: int) -> None:
+    """Print the tail of the managed node's log."""
+    try:
+        text = LocalNode(name).logs(lines)
+    except (LocalNodeError, OSError) as exc:
+        _fail(str(exc))
+    click.echo(text)

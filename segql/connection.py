@@ -1,0 +1,140 @@
+"""How segql gets an Elasticsearch client.
+
+Why one place: every command and test must agree on which cluster they talk to.
+An explicit ``ELASTICSEARCH_URL`` always wins (and nothing local is started);
+otherwise segql talks to its managed local node (``SEGQL_NODE``, default
+"default") started by ``segql es up``.
+
+Environment:
+    ELASTICSEARCH_URL        external cluster, e.g. https://es.example:9200
+    ELASTICSEARCH_API_KEY    API key (encoded form) for it, or
+    ELASTICSEARCH_USERNAME / ELASTICSEARCH_PASSWORD   basic auth
+    ELASTICSEARCH_CA_CERTS   CA bundle to verify its TLS certificate
+    SEGQL_NODE               managed node name (default "default")
+    SEGQL_TIMEOUT            request timeout in seconds (default 30)
+"""
+
+from __future__ import annotations
+
+import os
+import urllib.parse
+from typing import Any
+
+from elasticsearch import Elasticsearch
+
+from segql.localnode import LocalNode
+
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_MAX_RETRIES = 3
+
+
+class NoClusterError(ConnectionError):
+    """No cluster is configured or running; the message says how to get one."""
+
+
+def external_url() -> str | None:
+    """`$ELASTICSEARCH_URL` if set (non-empty), else None."""
+    url = os.environ.get("ELASTICSEARCH_URL", "").strip()
+    return url or None
+
+
+def node_name() -> str:
+    """Managed node segql uses when no URL is given (`$SEGQL_NODE`)."""
+    return os.environ.get("SEGQL_NODE", "").strip() or "default"
+
+
+def request_timeout() -> float:
+    """Per-request timeout from `$SEGQL_TIMEOUT` (seconds), default 30."""
+    raw = os.environ.get("SEGQL_TIMEOUT", "").strip()
+    if not raw:
+        return DEFAULT_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"SEGQL_TIMEOUT must be a number of seconds, got {raw!r}") from None
+    if value <= 0:
+        raise ValueError(f"SEGQL_TIMEOUT must be positive, got {raw!r}")
+    return value
+
+
+def redact(url: str) -> str:
+    """url without user:password, so it can be printed and logged."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+
+
+def resolve_url() -> str:
+    """The URL segql should use: `$ELASTICSEARCH_URL`, else the running managed node."""
+    url = external_url()
+    if url:
+        return url
+    name = node_name()
+    running = LocalNode(name).url
+    if running is None:
+        raise NoClusterError(
+            f"no Elasticsearch: the managed node {name!r} is not running; "
+            "run `segql es up` or set ELASTICSEARCH_URL"
+        )
+    return running
+
+
+def connect(url: str | None = None) -> Elasticsearch:
+    """A client for `url`, `$ELASTICSEARCH_URL` or the managed node (in that order).
+
+    Credentials and CA come from the environment and apply only to an explicit or
+    external URL; the managed node runs without security on 127.0.0.1.
+    Never calls `info()`: `GET /` is 405 on the pinned distribution.
+    """
+    external = url is not None or external_url() is not None
+    target = url or resolve_url()
+    kwargs: dict[str, Any] = {
+        "request_timeout": request_timeout(),
+        "retry_on_timeout": True,
+        "max_retries": DEFAULT_MAX_RETRIES,
+    }
+    parts = urllib.parse.urlsplit(target)
+    if parts.username is not None:
+        # Credentials embedded in the URL: pass them as basic auth, keep them out of hosts.
+        kwargs["basic_auth"] = (
+            urllib.parse.unquote(parts.username),
+            urllib.parse.unquote(parts.password or ""),
+        )
+        target = urllib.parse.urlunsplit(
+            parts._replace(netloc=parts.netloc.rsplit("@", 1)[1])
+        )
+    if external:
+        api_key = os.environ.get("ELASTICSEARCH_API_KEY")
+        username = os.environ.get("ELASTICSEARCH_USERNAME")
+        password = os.environ.get("ELASTICSEARCH_PASSWORD")
+        ca_certs = os.environ.get("ELASTICSEARCH_CA_CERTS")
+        if api_key:
+            kwargs.pop("basic_auth", None)
+            kwargs["api_key"] = api_key
+        elif username:
+            kwargs["basic_auth"] = (username, password or "")
+        if ca_certs:
+            kwargs["ca_certs"] = ca_certs
+    return Elasticsearch(target, **kwargs)
+
+
+def describe(client: Elasticsearch) -> dict[str, Any]:
+    """Server version, cluster name and health of whatever `client` points at.
+
+    Uses `_cluster/health` and `_nodes/_local`, which work on the pinned
+    distribution (whose `GET /` answers 405).
+    """
+    health = client.cluster.health()
+    nodes = client.nodes.info(node_id="_local", filter_path="nodes.*.name,nodes.*.version")
+    info: dict[str, Any] = next(iter((nodes.get("nodes") or {}).values()), {})
+    return {
+        "cluster_name": health.get("cluster_name"),
+        "health": health.get("status"),
+        "number_of_nodes": health.get("number_of_nodes"),
+        "version": info.get("version"),
+    }
