@@ -111,10 +111,15 @@ def up_cmd(port: int, heap: str, name: str, timeout: float) -> None:
 @name_option
 @click.option("--timeout", type=click.FloatRange(min=1), default=60.0, show_default=True,
               help="Seconds to wait after SIGTERM before SIGKILL.")
-def down_cmd(name: str, timeout: float) -> None:
-    """Stop the managed node (its data is kept).  Exit 0 also if it was not running."""
+@click.option("--purge", is_flag=True, help="Also delete the node's data and logs.")
+def down_cmd(name: str, timeout: float, purge: bool) -> None:
+    """Stop the managed node (its data is kept unless --purge).  Exit 0 also if it was not
+    running."""
     try:
-        stopped = LocalNode(name).down(timeout=timeout)
+        node = LocalNode(name)
+        stopped = node.down(timeout=timeout)
+        if purge:
+            node.remove(timeout=timeout)
     except LocalNodeError as exc:
         _fail(str(exc))
     except OSError as exc:

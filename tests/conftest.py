@@ -24,7 +24,7 @@ def es_url() -> Iterator[str]:
     if url:
         yield url
         return
-    node = LocalNode(name="pytest")
+    node = LocalNode(name=f"pytest-{os.getpid()}")
     try:
         started = node.up(port=free_port(), heap="1g")
     except LocalNodeError as error:
@@ -34,7 +34,7 @@ def es_url() -> Iterator[str]:
         yield started
     finally:
         os.environ.pop("ELASTICSEARCH_URL", None)
-        node.down()
+        node.remove()
 
 
 @pytest.fixture(scope="session")
