@@ -83,3 +83,31 @@ def test_cli_errors_have_exit_codes(es_url: str, index_name: str) -> None:
                          env={"ELASTICSEARCH_URL": "http://127.0.0.1:9"})
     assert down.exit_code == 1
     assert "Traceback" not in down.output + down.stderr
+
+
+def test_sample_counts_agree_with_eval(es_url: str, es: Elasticsearch, index_name: str) -> None:
+    """The README's example segments: `segql count` (Elasticsearch) == `segql eval`."""
+    from segql.cli.demo import EXAMPLES, sample_path
+
+    runner = CliRunner()
+    env = {"ELASTICSEARCH_URL": es_url}
+    loaded = runner.invoke(cli, ["index", sample_path(), "--index", index_name], env=env)
+    assert loaded.exit_code == 0, loaded.output
+    assert json.loads(loaded.stdout)["rejected"] == 0
+    for text in EXAMPLES:
+        counted = runner.invoke(cli, ["count", text, "-a", "demo", "--index", index_name],
+                                env=env)
+        evaluated = runner.invoke(cli, ["eval", text, "-a", "demo", "--data", sample_path(),
+                                        "--count"])
+        assert counted.exit_code == evaluated.exit_code == 0, counted.output + evaluated.output
+        assert int(counted.stdout) == int(evaluated.stdout) > 0, text
+
+
+def test_every_command_documents_exit_codes() -> None:
+    runner = CliRunner()
+    commands = ["compile", "count", "export", "eval", "index", "demo",
+                "es up", "es down", "es status", "es logs"]
+    for command in commands:
+        result = runner.invoke(cli, [*command.split(), "--help"])
+        assert result.exit_code == 0
+        assert "Exit codes" in " ".join(result.output.split()), command
