@@ -6,6 +6,7 @@ import csv
 import json
 import sys
 from datetime import datetime
+from typing import TextIO
 from zoneinfo import ZoneInfo
 
 import click
@@ -64,7 +65,7 @@ def count(expr: str, account: str, now: datetime | None, timezone: ZoneInfo,
               help="Write to this file instead of stdout.")
 @guarded
 def export(expr: str, account: str, now: datetime | None, timezone: ZoneInfo,
-           index: str | None, fmt: str, output: click.utils.LazyFile) -> None:
+           index: str | None, fmt: str, output: TextIO) -> None:
     """Stream the ids of the account's contacts in a segment (one consistent snapshot)."""
     text = read_expression(expr)
     ids = api.export_ids(connect(), text, make_context(account, now, timezone), index)

@@ -59,11 +59,14 @@ class Not(Node):
     expr: Expr
 
 
+GroupType = Literal["all", "any", "and", "or"]
+
+
 class Group(Node):
     """`all(...)`/`any(...)` groups and infix `and`/`or` chains: kept apart so the
     formatter can print what the user wrote; `all` ≡ `and`, `any` ≡ `or`."""
 
-    type: Literal["all", "any", "and", "or"]
+    type: GroupType
     items: list[Expr]
 
     @property

@@ -74,7 +74,8 @@ class _ToAst(Transformer[Token, Any]):
 
     def group(self, meta: Any, items: list[Any]) -> ast.Expr:
         kind, *exprs = items
-        return ast.Group(type=str(kind).lower(), items=exprs, span=_span(meta))
+        group_type: ast.GroupType = "all" if str(kind).lower() == "all" else "any"
+        return ast.Group(type=group_type, items=exprs, span=_span(meta))
 
     def field_cond(self, meta: Any, items: list[Any]) -> ast.Expr:
         name, op, *value = items
@@ -133,7 +134,7 @@ def _diagnostic(error: UnexpectedInput, text: str) -> Diagnostic:
     assert isinstance(error, UnexpectedCharacters)
     return Diagnostic(
         code="E_UNEXPECTED_CHAR",
-        message=f"unexpected character {text[error.pos_in_stream]!r}",
+        message=f"unexpected character {error.char!r}",
         line=line,
         column=column,
         end_line=line,
