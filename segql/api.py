@@ -65,7 +65,7 @@ def export_ids(
             response = es.search(
                 pit={"id": pit, "keep_alive": "2m"}, size=page, query=body["query"],
                 sort=[{"_shard_doc": "asc"}], search_after=after, source=False,
-                docvalue_fields=["contact_id"], track_total_hits=False,
+                docvalue_fields=[{"field": "contact_id"}], track_total_hits=False,
             )
             hits = response["hits"]["hits"]
             for hit in hits:
