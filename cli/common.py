@@ -5,9 +5,11 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import sys
 import traceback
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -15,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import click
 from elasticsearch import ApiError, TransportError
 
+from segql.compiler.catalog import read_catalog
 from segql.compiler.context import Context
 from segql.errors import InputError, SegmentError, SegqlError
 from segql.indexer.records import ACCOUNT_ID
@@ -48,7 +51,11 @@ def guarded(command: F) -> F:
                 click.echo(error.render(), err=True)
             sys.exit(EXIT_INVALID)
         except SegqlError as error:
-            click.echo(f"error: {error}", err=True)
+            if kwargs.get("as_json"):
+                click.echo(json.dumps({"valid": False, "errors": [
+                    {"code": "E_INPUT", "message": str(error)}]}, ensure_ascii=False))
+            else:
+                click.echo(f"error: {error}", err=True)
             sys.exit(error.exit_code)
         except LocalNodeError as error:
             click.echo(f"error: {error}", err=True)
@@ -77,7 +84,10 @@ def _describe(error: Exception) -> str:
     return str(error) or type(error).__name__
 
 
-def _account(_: click.Context, __: click.Parameter, value: str | None) -> str | None:
+def check_account(
+    _: click.Context, __: click.Parameter, value: str | None
+) -> str | None:
+    """A click callback: account ids as the records accept them."""
     if value is not None and not ACCOUNT_ID.match(value):
         raise click.BadParameter("1-64 characters of A-Z a-z 0-9 _ - .")
     return value
@@ -113,7 +123,7 @@ def segment_options(require_account: bool) -> Callable[[F], F]:
             help="The evaluation instant (ISO 8601); default: the current time.",
         )(command)
         return click.option(
-            "--account", "-a", required=require_account, callback=_account,
+            "--account", "-a", required=require_account, callback=check_account,
             default=None if require_account else "demo",
             help="The account whose contacts are segmented.",
         )(command)
@@ -125,15 +135,38 @@ def make_context(account: str, now: datetime | None, timezone: ZoneInfo) -> Cont
     return Context(account=account, now=now or datetime.now(UTC), timezone=timezone)
 
 
+#: What Python makes of bytes in argv that are not UTF-8 (PEP 383).
+_UNDECODABLE = re.compile("[\udc80-\udcff]")
+
+
+def _decode(data: bytes, where: str) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise InputError(f"{where} is not UTF-8 text ({error.reason} at byte "
+                         f"{error.start})") from None
+
+
 def read_expression(expr: str) -> str:
-    """The expression argument: its text, `-` for standard input, or `@FILE`."""
+    """The expression argument: its text, `-` for standard input, or `@FILE`; input that
+    is not UTF-8 is an input error (exit 2)."""
     if expr == "-":
-        return sys.stdin.read()
+        return _decode(sys.stdin.buffer.read(), "standard input")
     if expr.startswith("@"):
-        try:
-            with open(expr[1:], encoding="utf-8") as handle:
-                return handle.read()
-        except UnicodeDecodeError as error:
-            raise InputError(f"{expr[1:]}: not UTF-8 text ({error.reason} at byte "
-                             f"{error.start})") from None
+        with open(expr[1:], "rb") as handle:
+            return _decode(handle.read(), expr[1:])
+    if _UNDECODABLE.search(expr):
+        raise InputError("the expression is not UTF-8 text")
     return expr
+
+
+def resolve_context(account: str, now: datetime | None, timezone: ZoneInfo,
+                    catalog_file: str | None, index: str | None) -> Context:
+    """The evaluation context: the catalog from --catalog, else the account's catalog
+    stored in the cluster."""
+    if catalog_file:
+        return replace(make_context(account, now, timezone), catalog=read_catalog(catalog_file))
+    from segql import api
+    from segql.connection import connect
+
+    return api.context(connect(), account, index=index, now=now, timezone=timezone)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import os
 from importlib import resources
-from zoneinfo import ZoneInfo
 
 import click
 
 from segql import api
-from segql.cli.common import EXIT_CODES_HELP, guarded, make_context
+from segql.cli.common import EXIT_CODES_HELP, guarded
 from segql.compiler.evaluator import matching_ids
 from segql.connection import connect
 from segql.indexer.files import open_records
@@ -20,6 +19,10 @@ EXAMPLES = (
     'all(city starts_with "War", event MailOpen occurred)',
     'any(email ends_with "@gmail.com", city equals "KRAKÓW")',
     'all(tags contains "vip", not event Purchase occurred)',
+    'all(age between 25 and 40, event Purchase where (value > 200 and currency = "PLN") '
+    "occurred at_least 2 within 365d)",
+    'all(vip is_true, visit where (url contains "/cart") occurred within 90d, '
+    "event CartAbandoned occurred)",
 )
 DEMO_ACCOUNT = "demo"
 
@@ -45,14 +48,14 @@ def demo(index: str, port: int, export_path: str) -> None:
         click.echo("starting the local Elasticsearch node (the first run downloads it)...")
         click.echo(f"node: {LocalNode().up(port=port)}")
     es = connect()
-    es.options(ignore_status=404).indices.delete(index=index)
+    es.options(ignore_status=404).indices.delete(index=f"{index},{index}-catalog")
     with open_records(sample_path()) as lines:
         summary = load(es, index, lines)
     click.echo(f"loaded {summary.records} records: {summary.contacts} contacts, "
                f"{len(summary.rejected)} rejected")
     with open_records(sample_path()) as lines:
         store, _ = fold_records(lines)
-    ctx = make_context(DEMO_ACCOUNT, None, ZoneInfo("UTC"))
+    ctx = api.context(es, DEMO_ACCOUNT, index=index)
     for text in EXAMPLES:
         result = api.count(es, text, ctx, index)
         reference = len(matching_ids(api.prepare(text, ctx), store.contacts.values(), ctx))

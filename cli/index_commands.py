@@ -49,7 +49,8 @@ def index(files: tuple[str, ...], index: str | None, rejects_path: str, dry_run:
             rejects = result.rejected
             summary = {"records": result.records, "contacts": result.contacts,
                        "deleted": result.deleted, "rejected": len(rejects),
-                       "failed": len(result.failed)}
+                       "failed": len(result.failed),
+                       "catalog_conflicts": sum(map(len, result.conflicts.values()))}
     if rejects:
         _write_rejects(rejects_path, rejects)
         summary["rejects_file"] = rejects_path  # type: ignore[assignment]

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import click
 
+from segql.cli.catalog_commands import catalog
 from segql.cli.demo import demo
 from segql.cli.es_commands import es
 from segql.cli.index_commands import index
+from segql.cli.language_commands import COMMANDS as LANGUAGE_COMMANDS
 from segql.cli.segments import compile, count, evaluate, export
 
 
@@ -20,7 +22,8 @@ def cli() -> None:
     """
 
 
-for command in (es, demo, index, compile, count, export, evaluate):
+for command in (es, demo, index, catalog, *LANGUAGE_COMMANDS, compile, count, export,
+                evaluate):
     cli.add_command(command)
 
 

@@ -1,8 +1,10 @@
 """Each operator's meaning, defined once (LANGUAGE.md §3).
 
-An operator has a *test* (does one stored value satisfy it? — the reference evaluator) and a
-*query* (the Elasticsearch query of the same thing — the compiler). Both receive the value
-and the operand already normalised for the type (text: `values.fold`).
+An operator has a *test* (does one stored value satisfy it? — the reference evaluator) and
+a *query* (the Elasticsearch query of the same thing — the compiler). Both receive values
+and the operand normalised for the type: text case-folded (`values.fold`), numbers as
+floats, instants as epoch milliseconds; date and range operators turn their operand into
+`Bounds` first, so an interval is computed once and read the same way by both.
 
 Multi-valued fields hold when any value satisfies the test (§3.4). Negative operators are
 not written at all: each is the complement of a positive one (§3.3), so a contact with no
@@ -13,85 +15,158 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
-from segql.compiler.targets import Query, Target, escape_wildcard
+from segql.compiler import dates
+from segql.compiler.dates import Bounds, Clock
+from segql.compiler.targets import TYPE_SLOTS, Query, Target
 from segql.grammar import ast
-from segql.values import SUFFIX_CHARS, fold, reverse
+from segql.indexer.document import value_slots
+from segql.values import SUFFIX_CHARS, epoch_millis, fold, parse_instant, reverse
+
+#: What an operator takes after it, as the checker demands and `normalise` builds.
+OperandKind = Literal[
+    "text", "texts", "number", "numbers", "number_pair", "date", "date_pair", "duration"
+]
 
 
 @dataclass(frozen=True)
 class Operator:
-    """A positive operator: `test` for the evaluator, `query` for Elasticsearch."""
+    """A positive operator of one type: `test` for the evaluator, `query` for Elasticsearch.
+
+    `prepare` turns the normalised operand into what both read (e.g. a date into Bounds).
+    """
 
     name: str
-    types: frozenset[str]
-    takes_value: bool
+    type: str
+    operand: OperandKind | None
     test: Callable[[Any, Any], bool]
     query: Callable[[Target, Any], Query]
-    #: An operand that must be non-empty (LANGUAGE.md §3.7).
-    needs_nonempty: bool = False
+    prepare: Callable[[Any], Any] = lambda operand: operand
+    #: A string operand must not be empty (LANGUAGE.md §3.7; `equals`/`in` too: "" is no
+    #: value, so `has_no_value` says what such a condition would mean).
+    nonempty: bool = False
+
+
+def _interval(name: str, type_: str, operand: OperandKind,
+              bounds: Callable[[Any], Bounds]) -> Operator:
+    """An operator that is a range: one Bounds, read by both sides."""
+    return Operator(
+        name, type_, operand,
+        test=lambda v, b: b.contains(v),
+        query=lambda t, b: t.range(b),
+        prepare=bounds,
+    )
 
 
 def _contains_query(target: Target, needle: str) -> Query:
     if len(needle) <= SUFFIX_CHARS:
         return target.prefix("s", needle)
-    return target.wildcard("f", "*" + escape_wildcard(needle) + "*")
+    return target.infix("f", needle)
 
 
-#: The text slot that holds folded values; the other slots follow the type.
-TEXT = frozenset({"text"})
+def _has_value(type_: str) -> Operator:
+    return Operator("has_value", type_, None, test=lambda v, x: True,
+                    query=lambda t, x: t.exists())
 
-POSITIVE: dict[str, Operator] = {
-    op.name: op
-    for op in (
-        Operator(
-            "equals", TEXT, True,
-            test=lambda v, x: v == x,
-            query=lambda t, x: t.term("f", x),
-        ),
-        Operator(
-            "starts_with", TEXT, True, needs_nonempty=True,
-            test=lambda v, x: v.startswith(x),
-            query=lambda t, x: t.prefix("f", x),
-        ),
-        Operator(
-            "ends_with", TEXT, True, needs_nonempty=True,
-            test=lambda v, x: v.endswith(x),
-            query=lambda t, x: t.prefix("r", reverse(x)),
-        ),
-        Operator(
-            "contains", TEXT, True, needs_nonempty=True,
-            test=lambda v, x: x in v,
-            query=_contains_query,
-        ),
-        Operator(
-            "has_value", frozenset({"text", "number", "date", "boolean"}), False,
-            test=lambda v, x: True,
-            query=lambda t, x: t.exists(),
-        ),
-    )
-}
+
+_POSITIVE: list[Operator] = [
+    # text
+    Operator("equals", "text", "text", nonempty=True,
+             test=lambda v, x: v == x, query=lambda t, x: t.term("f", x)),
+    Operator("starts_with", "text", "text", nonempty=True,
+             test=lambda v, x: v.startswith(x), query=lambda t, x: t.prefix("f", x)),
+    Operator("ends_with", "text", "text", nonempty=True,
+             test=lambda v, x: v.endswith(x), query=lambda t, x: t.prefix("r", reverse(x))),
+    Operator("contains", "text", "text", nonempty=True,
+             test=lambda v, x: x in v, query=_contains_query),
+    Operator("in", "text", "texts", nonempty=True,
+             test=lambda v, xs: v in xs, query=lambda t, xs: t.terms("f", sorted(xs)),
+             prepare=frozenset),
+    _has_value("text"),
+    # number
+    Operator("equals", "number", "number",
+             test=lambda v, x: v == x, query=lambda t, x: t.term("n", x)),
+    _interval("gt", "number", "number", lambda x: Bounds(lo=x, lo_inclusive=False)),
+    _interval("gte", "number", "number", lambda x: Bounds(lo=x)),
+    _interval("lt", "number", "number", lambda x: Bounds(hi=x, hi_inclusive=False)),
+    _interval("lte", "number", "number", lambda x: Bounds(hi=x)),
+    _interval("between", "number", "number_pair", lambda p: Bounds(lo=p[0], hi=p[1])),
+    Operator("in", "number", "numbers",
+             test=lambda v, xs: v in xs, query=lambda t, xs: t.terms("n", sorted(xs)),
+             prepare=frozenset),
+    _has_value("number"),
+    # date
+    _interval("on", "date", "date", dates.on),
+    _interval("before", "date", "date", dates.before),
+    _interval("after", "date", "date", dates.after),
+    _interval("between", "date", "date_pair", lambda p: dates.between(*p)),
+    _interval("within", "date", "duration", lambda bounds: bounds),
+    _has_value("date"),
+    # boolean
+    Operator("is_true", "boolean", None,
+             test=lambda v, x: v is True, query=lambda t, x: t.term("b", True)),
+    Operator("is_false", "boolean", None,
+             test=lambda v, x: v is False, query=lambda t, x: t.term("b", False)),
+    _has_value("boolean"),
+]
+
+POSITIVE: dict[tuple[str, str], Operator] = {(op.type, op.name): op for op in _POSITIVE}
 
 #: Negative operator → the positive operator it is the complement of.
 NEGATIONS: dict[str, str] = {
     "not_equals": "equals",
     "not_contains": "contains",
+    "not_in": "in",
+    "not_on": "on",
     "has_no_value": "has_value",
 }
+#: Other spellings of the same operator, per type (dates: `equals` is `on`).
+ALIASES: dict[tuple[str, str], str] = {("date", "equals"): "on"}
 
 
-def resolve(name: str) -> tuple[Operator, bool] | None:
-    """The positive operator behind `name`, and whether `name` negates it."""
-    if name in POSITIVE:
-        return POSITIVE[name], False
-    if name in NEGATIONS:
-        return POSITIVE[NEGATIONS[name]], True
-    return None
+def resolve(name: str, type_: str) -> tuple[Operator, bool] | None:
+    """The positive operator behind `name` for a field of `type_`, and whether `name`
+    negates it; None when `name` does not apply to that type."""
+    negated = name in NEGATIONS
+    positive = NEGATIONS.get(name, name)
+    positive = ALIASES.get((type_, positive), positive)
+    found = POSITIVE.get((type_, positive))
+    return (found, negated) if found else None
 
 
-def operand(node: ast.FieldCondition) -> Any:
-    """The condition's value, normalised for comparison (text: case-folded)."""
-    if node.value is None:
-        return None
-    return fold(node.value.value)
+def names_for(type_: str) -> list[str]:
+    """Every operator word that applies to a type (for hints)."""
+    words = {name for (t, name) in POSITIVE if t == type_}
+    words |= {alias for (t, alias) in ALIASES if t == type_}
+    words |= {neg for neg, pos in NEGATIONS.items() if pos in words}
+    return sorted(ast.spelling(w) for w in words)
+
+
+def stored_values(raw: Any, type_: str) -> list[Any]:
+    """A stored field or property value as the operators of `type_` see it: the same slot
+    the index holds, with instants as epoch milliseconds."""
+    values = value_slots(raw).get(TYPE_SLOTS[type_], [])
+    if type_ == "date":
+        return [epoch_millis(parse_instant(v)) for v in values]  # type: ignore[arg-type]
+    return values
+
+
+def normalise(kind: OperandKind, value: Any, upper: Any, clock: Clock) -> Any:
+    """The operand of a checked condition, normalised for its operator's kind."""
+    if kind == "text":
+        return fold(value.value)
+    if kind == "texts":
+        return [fold(item.value) for item in value.items]
+    if kind == "number":
+        return float(value.value) + 0.0  # -0.0 is 0.0, as stored
+    if kind == "numbers":
+        return [float(item.value) + 0.0 for item in value.items]
+    if kind == "number_pair":
+        return (float(value.value) + 0.0, float(upper.value) + 0.0)
+    if kind == "date":
+        return dates.resolve(value, clock.now_ms, clock.zone)
+    if kind == "date_pair":
+        return (dates.resolve(value, clock.now_ms, clock.zone),
+                dates.resolve(upper, clock.now_ms, clock.zone))
+    return dates.within(value, clock.now_ms, clock.zone)

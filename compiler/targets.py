@@ -2,14 +2,20 @@
 an event/visit property (encoded as `name NUL value` in fixed keyword fields).
 
 Operators build their queries through a Target, so each operator is written once for both.
+Values reach a Target already normalised (text folded, numbers as floats, instants as
+epoch milliseconds).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from segql.indexer.document import SEP, field_path
+from segql.values import sortable_millis, sortable_number
+
+if TYPE_CHECKING:
+    from segql.compiler.dates import Bounds
 
 Query = dict[str, Any]
 
@@ -17,9 +23,29 @@ Query = dict[str, Any]
 TYPE_SLOTS = {"text": "f", "number": "n", "date": "d", "boolean": "b"}
 
 
-def escape_wildcard(text: str) -> str:
-    """A literal for a `wildcard` pattern: `*`, `?` and `\\` lose their meaning."""
-    return "".join("\\" + ch if ch in "*?\\" else ch for ch in text)
+#: Lucene determinises `.*needle.*` with work that grows with the square of the needle;
+#: this bounds it above what a 4 KiB needle (LANGUAGE.md §6) takes.
+MAX_DETERMINIZED_STATES = 10_000_000
+
+
+def literal_regexp(text: str) -> str:
+    """`text` as a Lucene regular expression that matches exactly it: every character
+    that is not an ASCII letter or digit is escaped, so none has a meaning."""
+    return "".join(ch if ch.isascii() and ch.isalnum() else "\\" + ch for ch in text)
+
+
+def _regexp(path: str, pattern: str) -> Query:
+    return {"regexp": {path: {"value": pattern, "flags": "NONE",
+                              "max_determinized_states": MAX_DETERMINIZED_STATES}}}
+
+
+def _range_keys(bounds: Bounds) -> list[tuple[str, Any]]:
+    keys: list[tuple[str, Any]] = []
+    if bounds.lo is not None:
+        keys.append(("gte" if bounds.lo_inclusive else "gt", bounds.lo))
+    if bounds.hi is not None:
+        keys.append(("lte" if bounds.hi_inclusive else "lt", bounds.hi))
+    return keys
 
 
 @dataclass(frozen=True)
@@ -45,8 +71,18 @@ class FieldTarget:
     def prefix(self, slot: str, value: str) -> Query:
         return {"prefix": {self.path(slot): value}}
 
-    def wildcard(self, slot: str, pattern: str) -> Query:
-        return {"wildcard": {self.path(slot): {"value": pattern}}}
+    def infix(self, slot: str, needle: str) -> Query:
+        """Values that contain `needle` anywhere (a regexp: for needles too long for the
+        suffix slot)."""
+        return _regexp(self.path(slot), ".*" + literal_regexp(needle) + ".*")
+
+    def range(self, bounds: Bounds) -> Query:
+        spec: dict[str, Any] = {}
+        for key, value in _range_keys(bounds):
+            spec[key] = int(value) if self.type == "date" else value
+        if self.type == "date":
+            spec["format"] = "epoch_millis"
+        return {"range": {self.path(self.slot): spec}}
 
     def exists(self) -> Query:
         return {"exists": {"field": self.path(self.slot)}}
@@ -67,24 +103,38 @@ class PropertyTarget:
     def _path(self, slot: str) -> str:
         return f"{self.activity}.p{slot}"
 
-    def _encode(self, value: Any) -> str:
+    def _encode(self, slot: str, value: Any) -> str:
+        if slot == "n":
+            value = sortable_number(value)
+        elif slot == "d":
+            value = sortable_millis(int(value))
+        elif slot == "b":
+            value = "true" if value else "false"
         return self.name + SEP + str(value)
 
     def term(self, slot: str, value: Any) -> Query:
-        return {"term": {self._path(slot): self._encode(value)}}
+        return {"term": {self._path(slot): self._encode(slot, value)}}
 
     def terms(self, slot: str, values: list[Any]) -> Query:
-        return {"terms": {self._path(slot): [self._encode(v) for v in values]}}
+        return {"terms": {self._path(slot): [self._encode(slot, v) for v in values]}}
 
     def prefix(self, slot: str, value: str) -> Query:
-        return {"prefix": {self._path(slot): self._encode(value)}}
+        return {"prefix": {self._path(slot): self._encode(slot, value)}}
 
-    def wildcard(self, slot: str, pattern: str) -> Query:
-        literal_name = escape_wildcard(self.name + SEP)
-        return {"wildcard": {self._path(slot): {"value": literal_name + pattern}}}
+    def infix(self, slot: str, needle: str) -> Query:
+        return _regexp(self._path(slot),
+                       literal_regexp(self.name + SEP) + ".*" + literal_regexp(needle) + ".*")
+
+    def range(self, bounds: Bounds) -> Query:
+        # encoded values are 16 hex digits after `name NUL`: "g" sorts after all of them
+        spec: dict[str, Any] = {"gte": self.name + SEP, "lt": self.name + SEP + "g"}
+        for key, value in _range_keys(bounds):
+            spec.pop("gte" if key.startswith("g") else "lt", None)
+            spec[key] = self._encode(self.slot, value)
+        return {"range": {self._path(self.slot): spec}}
 
     def exists(self) -> Query:
-        return self.prefix(self.slot, "")
+        return {"prefix": {self._path(self.slot): self.name + SEP}}
 
 
 Target = FieldTarget | PropertyTarget

@@ -1,21 +1,22 @@
 """The segment AST: pydantic models whose JSON form (a `type` on every node) is what a
-visual builder reads and writes. The text form and the JSON form mean the same thing.
+visual builder reads and writes. The text form and the JSON form mean the same thing
+(LANGUAGE.md §7).
 
 Positions (`span`) come from the parser so errors can point at the text; a node built by
-a UI has none.
+a UI has none. Spans are not part of a node's meaning: `same()` compares without them.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 
 class Span(BaseModel):
-    """Where a node stands in the source text: 1-based, end exclusive."""
+    """Where a node stands in the source text: 1-based lines and columns, end exclusive."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     line: int
     column: int
@@ -26,32 +27,143 @@ class Span(BaseModel):
 class Node(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    span: Span | None = Field(default=None, exclude=False)
+    span: Span | None = None
+
+    def same(self, other: Node) -> bool:
+        """Equal in meaning and form, ignoring positions."""
+        return without_spans(self) == without_spans(other)
+
+
+def without_spans(node: Node) -> dict[str, Any]:
+    return node.model_dump(exclude_none=True, exclude=_span_paths(node))
+
+
+def _span_paths(value: Any) -> Any:
+    """A pydantic `exclude` spec that drops `span` at every depth."""
+    if isinstance(value, BaseModel):
+        spec: dict[str, Any] = {"span": True}
+        for name in type(value).model_fields:
+            if name != "span":
+                sub = _span_paths(getattr(value, name))
+                if sub:
+                    spec[name] = sub
+        return spec
+    if isinstance(value, list):
+        items = {i: _span_paths(v) for i, v in enumerate(value)}
+        return {i: s for i, s in items.items() if s} or None
+    return None
+
+
+# --- values -----------------------------------------------------------------------------
+
+Unit = Literal["min", "h", "d", "w", "mo", "y"]
 
 
 class StringValue(Node):
+    """A string literal: text, or an ISO 8601 date/instant where a date is expected."""
+
     type: Literal["string"] = "string"
     value: str
 
 
-Value = Annotated[StringValue, Field(discriminator="type")]
+class NumberValue(Node):
+    type: Literal["number"] = "number"
+    value: int | float
+
+
+class ListValue(Node):
+    """`[..]` for `in` / `not_in`."""
+
+    type: Literal["list"] = "list"
+    items: list[Annotated[StringValue | NumberValue, Field(discriminator="type")]]
+
+
+class Offset(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    amount: int  # signed: now-30d has amount -30
+    unit: Unit
+
+
+class RelativeDate(Node):
+    """`now`, `today`, optionally shifted: `now-30d`, `today-1y+7d`."""
+
+    type: Literal["relative_date"] = "relative_date"
+    base: Literal["now", "today"]
+    offsets: list[Offset] = []
+
+
+class Duration(Node):
+    """`30d`: the length of a `within` window."""
+
+    type: Literal["duration"] = "duration"
+    amount: int
+    unit: Unit
+
+
+Value = Annotated[
+    StringValue | NumberValue | ListValue | RelativeDate | Duration, Field(discriminator="type")
+]
+DateOperand = Annotated[StringValue | RelativeDate, Field(discriminator="type")]
+
+
+# --- conditions -------------------------------------------------------------------------
+
+#: Operators whose canonical spelling is a symbol; every other operator is its own word.
+SYMBOL_OPERATORS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+
+
+def spelling(op: str) -> str:
+    """How an operator is written in the text form."""
+    return SYMBOL_OPERATORS.get(op, op)
+
 
 
 class FieldCondition(Node):
-    """`FIELD OP [VALUE]`: a condition on one contact field (or one event property)."""
+    """`FIELD OP [VALUE]`, or `FIELD between VALUE and UPPER`: a condition on one contact
+    field, or on one property of an event or visit inside `where`."""
 
     type: Literal["field"] = "field"
     field: str
     op: str
     value: Value | None = None
+    upper: Value | None = None
+
+
+class Count(Node):
+    type: Literal["count"] = "count"
+    op: Literal["at_least", "at_most", "exactly"]
+    n: int
+
+
+class Window(Node):
+    """`within 30d`, `since D`, `before D`, `between D and UPPER`."""
+
+    type: Literal["window"] = "window"
+    kind: Literal["within", "since", "before", "between"]
+    value: Annotated[
+        StringValue | RelativeDate | Duration, Field(discriminator="type")
+    ]
+    upper: DateOperand | None = None
 
 
 class Activity(Node):
-    """`event NAME occurred` / `not_occurred`: whether the contact has such events."""
+    """`event NAME [where (..)] occurred|not_occurred [COUNT] [WINDOW]`, or the same for
+    `visit` (no name)."""
 
-    type: Literal["event"] = "event"
-    name: str
+    type: Literal["event", "visit"]
+    name: str | None = None
+    where: Expr | None = None
     occurred: bool = True
+    count: Count | None = None
+    window: Window | None = None
+
+
+class SegmentRef(Node):
+    """`in_segment "Name"`: membership of a saved segment of the same account."""
+
+    type: Literal["in_segment"] = "in_segment"
+    name: str
 
 
 class Not(Node):
@@ -64,7 +176,7 @@ GroupType = Literal["all", "any", "and", "or"]
 
 class Group(Node):
     """`all(...)`/`any(...)` groups and infix `and`/`or` chains: kept apart so the
-    formatter can print what the user wrote; `all` ≡ `and`, `any` ≡ `or`."""
+    formatter prints what the user wrote; `all` ≡ `and`, `any` ≡ `or`."""
 
     type: GroupType
     items: list[Expr]
@@ -74,8 +186,9 @@ class Group(Node):
         return self.type in ("all", "and")
 
 
-Expr = Annotated[FieldCondition | Activity | Not | Group, Field(discriminator="type")]
+Expr = Annotated[
+    FieldCondition | Activity | SegmentRef | Not | Group, Field(discriminator="type")
+]
 
-Not.model_rebuild()
-Group.model_rebuild()
-
+for _model in (Activity, Not, Group):
+    _model.model_rebuild()

@@ -77,7 +77,7 @@ def value_slots(value: Any) -> dict[str, list[Any]]:
         if isinstance(item, bool):
             slots.setdefault("b", []).append(item)
         elif isinstance(item, int | float):
-            slots.setdefault("n", []).append(float(item))
+            slots.setdefault("n", []).append(float(item) + 0.0)  # -0.0 is 0.0
         elif isinstance(item, str):
             folded = fold(item)
             slots.setdefault("v", []).append(item)

@@ -3,7 +3,9 @@
 A full load: each contact the input mentions is written once, from the state the input
 folds to (replacing what the index had for it); contacts it deletes are deleted. Merging
 into existing documents is the incremental indexer's job. Bad records never stop the
-load: they go to the rejects.
+load: they go to the rejects. After indexing, the types of each account's fields, events
+and visit properties are learned from the loaded contacts into the catalog index (see
+`catalog_store.py`); values that don't fit a type are reported as conflicts.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ from typing import Any
 
 from elasticsearch import Elasticsearch, helpers
 
+from segql.compiler.catalog import Conflict, learn
+from segql.indexer.catalog_store import CatalogStore, catalog_index_name
 from segql.indexer.document import contact_document, document_id
 from segql.indexer.mapping import index_body
-from segql.indexer.records import ContactStore, Reject, fold_records
+from segql.indexer.records import Contact, ContactStore, Reject, fold_records
 
 
 @dataclass
@@ -26,6 +30,8 @@ class LoadSummary:
     deleted: int = 0
     rejected: list[Reject] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    #: Per account, the values of this load that don't fit their catalog type.
+    conflicts: dict[str, list[Conflict]] = field(default_factory=dict)
 
 
 def ensure_index(es: Elasticsearch, index: str) -> bool:
@@ -55,9 +61,11 @@ def _actions(index: str, store: ContactStore) -> Iterator[dict[str, Any]]:
 
 
 def load(
-    es: Elasticsearch, index: str, lines: Iterable[str | bytes], *, chunk_size: int = 500
+    es: Elasticsearch, index: str, lines: Iterable[str | bytes], *, chunk_size: int = 500,
+    catalog_index: str | None = None,
 ) -> LoadSummary:
-    """Apply a full stream of records: fold, create the index if needed, bulk, refresh."""
+    """Apply a full stream of records: fold, create the index if needed, bulk, refresh,
+    then learn the catalog (into `catalog_index`, default `<index>-catalog`)."""
     counted = _Counted(lines)
     store, rejects = fold_records(counted)
     summary = LoadSummary(records=counted.count, rejected=rejects)
@@ -74,6 +82,14 @@ def load(
         else:
             summary.failed.append(str(result))
     es.indices.refresh(index=index)
+    catalogs = CatalogStore(es, catalog_index or catalog_index_name(index))
+    by_account: dict[str, list[Contact]] = {}
+    for contact in store.contacts.values():
+        by_account.setdefault(contact.account, []).append(contact)
+    for account, contacts in sorted(by_account.items()):
+        learned = catalogs.merge_learned(account, learn(contacts))
+        if learned.conflicts:
+            summary.conflicts[account] = learned.conflicts
     return summary
 
 

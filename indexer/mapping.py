@@ -41,6 +41,9 @@ def index_body(shards: int = 1, replicas: int = 0) -> dict[str, Any]:
             # of the indexer bounds them per contact
             "mapping.nested_objects.limit": 200_000,
             "mapping.total_fields.limit": 20_000,
+            # `contains` with a needle longer than the suffix slot is a regexp of the
+            # escaped needle: up to 4 KiB (LANGUAGE.md §6), doubled by escapes, plus a name
+            "max_regex_length": 16_384,
         },
         "mappings": {
             "dynamic": "strict",

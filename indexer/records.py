@@ -10,21 +10,26 @@ Choices where LANGUAGE.md is silent (documented in docs/records.md):
 * A `delete` removes the contact with its events and visits; records for that id that come
   later create it again, as new.
 * Account ids: 1-64 of `A-Z a-z 0-9 _ - .`; contact, event and visit ids: non-empty strings
-  of at most 256 characters.
+  of at most 400 UTF-8 bytes; field and property names at most 256 bytes; text values at
+  most 16 KiB (raw and case-folded).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from segql.values import MAX_TEXT_CHARS, fold, parse_instant
+from segql.values import MAX_TEXT_BYTES, fold, parse_instant
 
 ACCOUNT_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-MAX_ID_CHARS = 256
+#: Ids in UTF-8 bytes: `_id` is `<account>:<contact id>` and Elasticsearch allows 512.
+MAX_ID_BYTES = 400
+#: Field and property names in UTF-8 bytes.
+MAX_NAME_BYTES = 256
 #: Contact addresses: top-level keys of a contact record, standard text fields in segments.
 ADDRESS_FIELDS = ("email", "phone", "push_tokens")
 #: Visit attributes that may stand at the top level of a visit record (all are props).
@@ -74,13 +79,21 @@ class Reject:
         )
 
 
-def _text(record: dict[str, Any], key: str, *, limit: int = MAX_ID_CHARS) -> str:
+def _text(record: dict[str, Any], key: str, *, limit: int = MAX_ID_BYTES) -> str:
     value = record.get(key)
     if not isinstance(value, str) or not value:
         raise RecordError(f"`{key}` must be a non-empty string")
-    if len(value) > limit:
-        raise RecordError(f"`{key}` is longer than {limit} characters")
+    if _utf8_len(value) > limit:
+        raise RecordError(f"`{key}` is longer than {limit} bytes (UTF-8)")
     return value
+
+
+def _utf8_len(text: str) -> int:
+    """The UTF-8 length of a text; a lone surrogate (JSON allows `\ud800`) is no text."""
+    try:
+        return len(text.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise RecordError("text with a lone UTF-16 surrogate is not valid Unicode") from None
 
 
 def _check_value(name: str, value: Any) -> None:
@@ -89,15 +102,23 @@ def _check_value(name: str, value: Any) -> None:
     for item in items:
         if isinstance(item, list | dict):
             raise RecordError(f"`{name}`: nested objects and lists are not supported")
-        if isinstance(item, float) and item != item:
-            raise RecordError(f"`{name}`: NaN is not a number")
-        if isinstance(item, str) and len(fold(item)) > MAX_TEXT_CHARS:
-            raise RecordError(f"`{name}`: text longer than {MAX_TEXT_CHARS} characters")
+        if isinstance(item, int | float) and not isinstance(item, bool) and not _finite(item):
+            raise RecordError(f"`{name}`: number out of range (finite doubles only)")
+        if isinstance(item, str) and max(_utf8_len(item), _utf8_len(fold(item))) > MAX_TEXT_BYTES:
+            raise RecordError(f"`{name}`: text longer than {MAX_TEXT_BYTES} bytes (UTF-8)")
+
+
+def _finite(number: float) -> bool:
+    try:
+        return math.isfinite(float(number))
+    except OverflowError:
+        return False
 
 
 def _check_name(name: str) -> None:
-    if not name or len(name) > 256 or any(ord(ch) < 32 for ch in name):
-        raise RecordError(f"bad field or property name {name!r}")
+    if not name or _utf8_len(name) > MAX_NAME_BYTES or any(ord(ch) < 32 for ch in name):
+        raise RecordError(f"bad field or property name {name[:80]!r}: 1-{MAX_NAME_BYTES} "
+                          "bytes, no control characters")
 
 
 def _props(record: dict[str, Any], key: str = "props") -> dict[str, Any]:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from elasticsearch import Elasticsearch
 
@@ -14,6 +16,7 @@ from segql.compiler.context import Context
 from segql.compiler.to_es import compile_segment
 from segql.grammar import ast
 from segql.grammar.parser import parse
+from segql.indexer.catalog_store import CatalogStore, catalog_index_name
 
 DEFAULT_INDEX = "segql-contacts"
 
@@ -23,14 +26,29 @@ def index_name() -> str:
     return os.environ.get("SEGQL_INDEX", DEFAULT_INDEX)
 
 
+def context(
+    es: Elasticsearch,
+    account: str,
+    *,
+    index: str | None = None,
+    now: datetime | None = None,
+    timezone: ZoneInfo | None = None,
+) -> Context:
+    """Everything a segment of `account` is evaluated against, from the cluster: the
+    account's catalog (declared over learned) and the evaluation time and zone."""
+    catalog = CatalogStore(es, catalog_index_name(index or index_name())).get(account)
+    return Context(account=account, now=now or datetime.now(UTC),
+                   timezone=timezone or ZoneInfo("UTC"), catalog=catalog)
+
+
 def prepare(text: str, ctx: Context) -> ast.Expr:
     """Parse and check a segment's text; raises SegmentError with positions."""
-    return check(parse(text), ctx.catalog, text)
+    return check(parse(text), ctx, text)
 
 
 def compile_text(text: str, ctx: Context) -> dict[str, Any]:
     """The Elasticsearch request body of a segment's text."""
-    return compile_segment(prepare(text, ctx), ctx)
+    return compile_segment(prepare(text, ctx), ctx, text)
 
 
 @dataclass(frozen=True)

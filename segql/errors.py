@@ -5,6 +5,15 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 
+#: Characters of the source line shown either side of an error's column.
+_CONTEXT = 60
+
+
+def _printable(text: str) -> str:
+    """Control characters as `?`, so the caret stays under the right column."""
+    return "".join(ch if ch.isprintable() or ch == " " else "?" for ch in text)
+
+
 class Diagnostic(BaseModel):
     """One problem in a segment's text, positioned so a UI can underline it (1-based)."""
 
@@ -17,17 +26,22 @@ class Diagnostic(BaseModel):
     hint: str | None = None
 
     def render(self, source: str) -> str:
-        """The message with the offending source line and a caret under the text."""
-        lines = source.splitlines() or [""]
-        text = lines[self.line - 1] if 0 < self.line <= len(lines) else ""
+        """The message with the offending source line (clipped around the column) and a
+        caret under the text. Lines are split at `\\n` only, as the parser counts them."""
+        lines = source.split("\n")
+        text = lines[self.line - 1].rstrip("\r") if 0 < self.line <= len(lines) else ""
+        start = max(0, self.column - 1 - _CONTEXT)
+        shown = text[start : self.column - 1 + _CONTEXT]
         width = (
             max(1, self.end_column - self.column) if self.end_line == self.line else
             max(1, len(text) - self.column + 1)
         )
+        width = min(width, max(1, len(shown) - (self.column - 1 - start)))
+        prefix = "…" if start else ""
         out = [
             f"error[{self.code}] at line {self.line}, column {self.column}: {self.message}",
-            f"  {text}",
-            "  " + " " * (self.column - 1) + "^" * width,
+            f"  {prefix}{_printable(shown)}{'…' if start + len(shown) < len(text) else ''}",
+            "  " + " " * (len(prefix) + self.column - 1 - start) + "^" * width,
         ]
         if self.hint:
             out.append(f"hint: {self.hint}")

@@ -16,13 +16,13 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 #: Suffixes stored for `contains` are cut to this many characters: a needle up to this long
-#: is a `prefix` query on the suffix copy; a longer one falls back to a wildcard on the
+#: is a `prefix` query on the suffix copy; a longer one falls back to a literal regexp on the
 #: folded copy (exact, rare).
 SUFFIX_CHARS = 24
 
-#: The longest text value the index accepts (after folding): Lucene keeps terms under
-#: 32,766 UTF-8 bytes, and a folded character takes at most 4.
-MAX_TEXT_CHARS = 8191
+#: The longest text value the index accepts, raw and folded, in UTF-8 bytes: Lucene keeps
+#: terms under 32,766 bytes, and an event property's term is `name NUL fold(value)`.
+MAX_TEXT_BYTES = 16_384
 
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _INSTANT = re.compile(
@@ -68,19 +68,19 @@ def parse_instant(text: str) -> datetime | None:
         return None
     try:
         parsed = datetime.fromisoformat(text.replace("z", "Z"))
-    except ValueError:
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        parsed = parsed.astimezone(UTC)
+    except (ValueError, OverflowError):  # not a date, or outside years 1-9999 in UTC
         return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    parsed = parsed.astimezone(UTC)
     return parsed.replace(microsecond=parsed.microsecond // 1000 * 1000)
 
 
 def iso_millis(instant: datetime) -> str:
     """The canonical stored form of an instant: UTC, millisecond precision."""
-    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + (
-        f"{instant.microsecond // 1000:03d}Z"
-    )
+    utc = instant.astimezone(UTC)
+    return (f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:"
+            f"{utc.second:02d}.{utc.microsecond // 1000:03d}Z")
 
 
 def sortable_number(number: float) -> str:
@@ -91,7 +91,16 @@ def sortable_number(number: float) -> str:
     return f"{bits:016x}"
 
 
-def sortable_instant(instant: datetime) -> str:
+def epoch_millis(instant: datetime) -> int:
+    """An aware instant as whole epoch milliseconds (the index's precision), floored."""
+    delta = instant - datetime(1970, 1, 1, tzinfo=UTC)
+    return delta.days * 86_400_000 + delta.seconds * 1000 + delta.microseconds // 1000
+
+
+def sortable_millis(millis: int) -> str:
     """Epoch milliseconds as 16 hex digits whose byte order is time order."""
-    millis = int(instant.timestamp() * 1000)
     return f"{millis + (1 << 63):016x}"
+
+
+def sortable_instant(instant: datetime) -> str:
+    return sortable_millis(epoch_millis(instant))

@@ -50,4 +50,5 @@ def index_name(es: Elasticsearch) -> Iterator[str]:
     """A unique, empty index name for one test; deleted afterwards."""
     name = f"segql-test-{uuid.uuid4().hex[:12]}"
     yield name
-    es.options(ignore_status=404).indices.delete(index=name)
+    es.options(ignore_status=404).indices.delete(index=f"{name},{name}-catalog",
+                                                 ignore_unavailable=True)

@@ -94,11 +94,12 @@ def test_sample_counts_agree_with_eval(es_url: str, es: Elasticsearch, index_nam
     loaded = runner.invoke(cli, ["index", sample_path(), "--index", index_name], env=env)
     assert loaded.exit_code == 0, loaded.output
     assert json.loads(loaded.stdout)["rejected"] == 0
+    at = ["--now", "2026-11-01T12:00:00Z", "--timezone", "Europe/Warsaw"]
     for text in EXAMPLES:
-        counted = runner.invoke(cli, ["count", text, "-a", "demo", "--index", index_name],
+        counted = runner.invoke(cli, ["count", text, "-a", "demo", "--index", index_name, *at],
                                 env=env)
         evaluated = runner.invoke(cli, ["eval", text, "-a", "demo", "--data", sample_path(),
-                                        "--count"])
+                                        "--count", *at])
         assert counted.exit_code == evaluated.exit_code == 0, counted.output + evaluated.output
         assert int(counted.stdout) == int(evaluated.stdout) > 0, text
 

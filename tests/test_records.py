@@ -90,7 +90,15 @@ BAD = [
     (json.dumps(contact(fields={"email": "x@y"})), "is an address"),
     (json.dumps(contact(push_tokens="tok")), "must be a list"),
     (json.dumps(contact(fields="x")), "`fields` must be an object"),
-    (json.dumps(contact(fields={"t": "x" * 9000})), "longer than"),
+    (json.dumps(contact(fields={"t": "x" * 17000})), "longer than"),
+    (json.dumps(contact(fields={"t": "ß" * 9000})), "longer than"),
+    (json.dumps(contact("Ł" * 201)), "longer than 400 bytes"),
+    ('{"type": "contact", "account": "acme", "id": "c", "fields": {"t": "\\ud800"}}',
+     "surrogate"),
+    ('{"type": "contact", "account": "acme", "id": "\\udfff"}', "surrogate"),
+    ('{"type": "contact", "account": "acme", "id": "c", "fields": {"n": 1e400}}', "out of range"),
+    ('{"type": "contact", "account": "acme", "id": "c", "fields": {"n": 1' + "0" * 400 + "}}",
+     "out of range"),
 ]
 
 

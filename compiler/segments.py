@@ -1,0 +1,32 @@
+"""`in_segment` references: looking up a saved segment's definition by name
+(case-insensitively) and parsing it once. The checker rejects unknown names and cycles;
+the compiler and the evaluator inline the referenced expression."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from segql.compiler.context import Context
+from segql.grammar import ast
+from segql.grammar.parser import parse
+
+
+def definition(ctx: Context, name: str) -> tuple[str, str] | None:
+    """(stored name, expression text) of the saved segment called `name`, if any."""
+    wanted = name.casefold()
+    for stored, text in ctx.segments.items():
+        if stored.casefold() == wanted:
+            return stored, text
+    return None
+
+
+@lru_cache(maxsize=256)
+def parse_definition(text: str) -> ast.Expr:
+    return parse(text)
+
+
+def referenced(ctx: Context, name: str) -> ast.Expr:
+    """The checked expression behind `in_segment name` (the checker ran first)."""
+    found = definition(ctx, name)
+    assert found is not None, "the checker rejects unknown segments"
+    return parse_definition(found[1])
