@@ -14,7 +14,7 @@ from functools import singledispatch
 
 from segql.compiler.activities import count_holds, window_bounds
 from segql.compiler.context import Context
-from segql.compiler.operators import normalise, resolve, stored_values
+from segql.compiler.operators import bind, stored_values
 from segql.compiler.scopes import CONTACT, ActivityScope, Scope
 from segql.compiler.segments import referenced
 from segql.grammar import ast
@@ -42,16 +42,9 @@ def _not(node: ast.Not, subject: Subject, ctx: Context, scope: Scope) -> bool:
 
 @holds.register
 def _field(node: ast.FieldCondition, subject: Subject, ctx: Context, scope: Scope) -> bool:
-    type_ = scope.type_of(ctx.catalog, node.field)
-    found = resolve(node.op, type_ or "")
-    assert type_ is not None and found is not None, "the checker types every condition"
-    operator, negated = found
-    operand = None
-    if operator.operand is not None:
-        operand = operator.prepare(normalise(operator.operand, node.value, node.upper,
-                                             ctx.clock))
-    values = stored_values(scope.raw(subject, node.field), type_)
-    return any(operator.test(v, operand) for v in values) != negated
+    bound = bind(node, scope.type_of(ctx.catalog, node.field), ctx.clock)
+    values = stored_values(scope.raw(subject, node.field), bound.type)
+    return any(bound.operator.test(v, bound.operand) for v in values) != bound.negated
 
 
 @holds.register

@@ -10,7 +10,7 @@ from typing import Any
 from segql.compiler.activities import count_query, window_bounds
 from segql.compiler.boolean import MAX_QUERY_DEPTH, conjoin, depth, disjoin, negate
 from segql.compiler.context import Context
-from segql.compiler.operators import normalise, resolve
+from segql.compiler.operators import bind
 from segql.compiler.scopes import CONTACT, ActivityScope, Scope
 from segql.compiler.segments import referenced
 from segql.compiler.targets import Query
@@ -36,16 +36,9 @@ def _not(node: ast.Not, ctx: Context, scope: Scope) -> Query:
 
 @to_query.register
 def _field(node: ast.FieldCondition, ctx: Context, scope: Scope) -> Query:
-    type_ = scope.type_of(ctx.catalog, node.field)
-    found = resolve(node.op, type_ or "")
-    assert type_ is not None and found is not None, "the checker types every condition"
-    operator, negated = found
-    operand = None
-    if operator.operand is not None:
-        operand = operator.prepare(normalise(operator.operand, node.value, node.upper,
-                                             ctx.clock))
-    query = operator.query(scope.target(node.field, type_), operand)
-    return negate(query) if negated else query
+    bound = bind(node, scope.type_of(ctx.catalog, node.field), ctx.clock)
+    query = bound.operator.query(scope.target(node.field, bound.type), bound.operand)
+    return negate(query) if bound.negated else query
 
 
 @to_query.register

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-
 #: Characters of the source line shown either side of an error's column.
 _CONTEXT = 60
 
