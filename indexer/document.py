@@ -5,6 +5,9 @@
 {
   "account": "acme",                  keyword   every query filters on it
   "contact_id": "c1",                 keyword   (doc values: the export reads ids from here)
+  "raw": {"fields": {...}},           object, not indexed: the contact's fields as applied
+                                      (addresses included): `document_contact` rebuilds
+                                      the contact from the document
   "fields": {                         one object per contact field, addresses included
     "<key>": {                        key = the field name, or `~<hex>` for names that are
                                       not [A-Za-z_][A-Za-z0-9_]* (dots, spaces, ...)
@@ -18,7 +21,7 @@
     }
   },
   "events": [ {                       nested: one per event (idempotent by id)
-      "id": "e1", "name": "MailOpen", "ts": "2025-01-01T10:00:00.000Z",
+      "id": "e1", "name": "MailOpen", "ts": "2025-01-01T10:00:00.000Z",  (UTC, ms)
       "props": {...},                 object, not indexed: the raw properties
       "pf": ["campaign\\u0000spring"],  keyword: name NUL fold(value)
       "pr": [...], "ps": [...],       name NUL reversed fold / name NUL suffix
@@ -109,9 +112,7 @@ def _encoded_props(props: dict[str, Any]) -> dict[str, list[str]]:
 
 
 def activity_doc(activity: Activity) -> dict[str, Any]:
-    instant = parse_instant(activity.ts)
-    assert instant is not None, "records.py accepts only parseable timestamps"
-    doc: dict[str, Any] = {"id": activity.id, "ts": iso_millis(instant), "props": activity.props}
+    doc: dict[str, Any] = {"id": activity.id, "ts": activity.ts, "props": activity.props}
     if activity.name is not None:
         doc["name"] = activity.name
     doc.update(_encoded_props(activity.props))
@@ -132,7 +133,25 @@ def contact_document(contact: Contact) -> dict[str, Any]:
     return {
         "account": contact.account,
         "contact_id": contact.id,
+        "raw": {"fields": contact.fields},
         "fields": fields,
         "events": [activity_doc(e) for e in contact.events.values()],
         "visits": [activity_doc(v) for v in contact.visits.values()],
     }
+
+
+def _activity(doc: dict[str, Any]) -> Activity:
+    return Activity(id=doc["id"], ts=doc["ts"], props=doc.get("props", {}),
+                    name=doc.get("name"))
+
+
+def document_contact(source: dict[str, Any]) -> Contact:
+    """The contact a document was built from (its exact inverse), so that incremental
+    updates merge into stored state and explain can evaluate the stored contact."""
+    return Contact(
+        account=source["account"],
+        id=source["contact_id"],
+        fields=dict(source.get("raw", {}).get("fields", {})),
+        events={e["id"]: _activity(e) for e in source.get("events", [])},
+        visits={v["id"]: _activity(v) for v in source.get("visits", [])},
+    )

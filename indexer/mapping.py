@@ -50,6 +50,7 @@ def index_body(shards: int = 1, replicas: int = 0) -> dict[str, Any]:
             "properties": {
                 "account": {"type": "keyword"},
                 "contact_id": {"type": "keyword"},
+                "raw": {"type": "object", "enabled": False},
                 "fields": {"type": "object", "dynamic": True},
                 "events": {"type": "nested", "properties": _activity_properties(True)},
                 "visits": {"type": "nested", "properties": _activity_properties(False)},

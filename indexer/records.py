@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from segql.values import MAX_TEXT_BYTES, fold, parse_instant
+from segql.values import MAX_TEXT_BYTES, fold, iso_millis, parse_instant
 
 ACCOUNT_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 #: Ids in UTF-8 bytes: `_id` is `<account>:<contact id>` and Elasticsearch allows 512.
@@ -42,7 +42,9 @@ class RecordError(ValueError):
 
 @dataclass
 class Activity:
-    """One event or visit, as the contact holds it (props include a visit's url etc.)."""
+    """One event or visit, as the contact holds it: `ts` in UTC at millisecond precision
+    (so the same instant written two ways is the same content), props including a visit's
+    url etc."""
 
     id: str
     ts: str
@@ -135,7 +137,8 @@ def _props(record: dict[str, Any], key: str = "props") -> dict[str, Any]:
 
 def _activity(record: dict[str, Any], *, named: bool) -> Activity:
     ts = _text(record, "ts", limit=64)
-    if parse_instant(ts) is None:
+    instant = parse_instant(ts)
+    if instant is None:
         raise RecordError(f"`ts` is not an ISO 8601 date or instant: {ts!r}")
     props = _props(record)
     if not named:
@@ -146,7 +149,7 @@ def _activity(record: dict[str, Any], *, named: bool) -> Activity:
                     props.setdefault(attribute, record[attribute])
     return Activity(
         id=_text(record, "id"),
-        ts=ts,
+        ts=iso_millis(instant),
         props=props,
         name=_text(record, "name") if named else None,
     )

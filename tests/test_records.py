@@ -139,3 +139,25 @@ def test_document_slots() -> None:
     assert e1["ts"] == "2025-01-01T10:00:00.000Z"
     assert "campaign\x00spring" in e1["pf"]
     assert e1["props"] == {"campaign": "Spring", "value": 12.5}
+
+
+def test_a_document_gives_back_its_contact() -> None:
+    from segql.indexer.document import document_contact
+
+    store, _ = fold_records(lines(
+        contact(email="A@x.pl", push_tokens=["t"], fields={"city": "Łódź", "age": 3.5,
+                                                            "tags": ["a", ""], "d": "2024-05-01"}),
+        event("e1", props={"v": [1, 2], "c": "x"}),
+        {"type": "visit", "account": "acme", "contact": "c1", "id": "v1",
+         "ts": "2025-01-02T09:00:00+01:00", "url": "/p/1"},
+    ))
+    original = store.contacts[("acme", "c1")]
+    assert document_contact(contact_document(original)) == original
+
+
+def test_the_same_instant_written_two_ways_is_the_same_event() -> None:
+    store, rejects = fold_records(lines(
+        event("e1", ts="2025-01-01T10:00:00Z"), event("e1", ts="2025-01-01T11:00:00+01:00"),
+    ))
+    assert rejects == []
+    assert store.contacts[("acme", "c1")].events["e1"].ts == "2025-01-01T10:00:00.000Z"
