@@ -80,7 +80,10 @@ def guarded(command: F) -> F:
 
 def _describe(error: Exception) -> str:
     if isinstance(error, ApiError):
-        return f"{error.meta.status} {error.message}"
+        reason = ""
+        if isinstance(error.body, dict) and isinstance(error.body.get("error"), dict):
+            reason = str(error.body["error"].get("reason") or "")
+        return f"{error.meta.status} {error.message}" + (f": {reason}" if reason else "")
     return str(error) or type(error).__name__
 
 

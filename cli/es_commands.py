@@ -15,8 +15,15 @@ import click
 from elastic_transport import TransportError
 from elasticsearch import ApiError
 
-from segql.connection import NoClusterError, connect, describe, external_url, redact
-from segql.localnode import PINNED_VERSION, LocalNode, LocalNodeError
+from segql.connection import (
+    NoClusterError,
+    connect,
+    create_api_key,
+    describe,
+    external_url,
+    redact,
+)
+from segql.localnode import PINNED_VERSION, ROLE_PRIVILEGES, LocalNode, LocalNodeError
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -70,7 +77,8 @@ def es() -> None:
 
     `segql es up` downloads Elasticsearch (pinned version) with Maven on first
     use, caches it outside the repository ($SEGQL_HOME, /var/lib/segql as root,
-    else ~/.cache/segql), and runs it on 127.0.0.1 with security off.  When
+    else ~/.cache/segql), and runs it on 127.0.0.1 with security off, or with
+    --secure: TLS, authentication and a bootstrap superuser (docs/security.md).  When
     ELASTICSEARCH_URL is set, segql uses that cluster instead and never starts
     a local node.
     """
@@ -84,7 +92,10 @@ def es() -> None:
 @name_option
 @click.option("--timeout", type=click.FloatRange(min=1), default=180.0, show_default=True,
               help="Seconds to wait for a yellow/green cluster (a first download comes on top).")
-def up_cmd(port: int, heap: str, name: str, timeout: float) -> None:
+@click.option("--secure", is_flag=True,
+              help="Security on: HTTPS with a generated CA, a bootstrap superuser whose "
+              "password is stored 0600 in the node's run dir (`segql es credentials`).")
+def up_cmd(port: int, heap: str, name: str, timeout: float, secure: bool) -> None:
     """Start the managed node (idempotent) and print its URL on stdout.
 
     If the node is already running, prints its URL.  Progress goes to stderr.
@@ -98,12 +109,16 @@ def up_cmd(port: int, heap: str, name: str, timeout: float) -> None:
         )
         click.echo(redact(url))
         return
+    node = LocalNode(name, progress=_progress, secure=secure)
     try:
-        node_url = LocalNode(name, progress=_progress).up(port=port, heap=heap, timeout=timeout)
+        node_url = node.up(port=port, heap=heap, timeout=timeout)
     except LocalNodeError as exc:
         _fail(str(exc))
     except OSError as exc:
         _fail(f"cannot start node {name!r}: {exc}")
+    if secure:
+        click.echo(f"CA certificate: {node.ca_cert_file}; superuser credentials: "
+                   f"{node.credentials_file} (`segql es credentials --name {name}`)", err=True)
     click.echo(node_url)
 
 
@@ -129,7 +144,7 @@ def down_cmd(name: str, timeout: float, purge: bool) -> None:
 
 def _print_status(info: dict[str, Any]) -> None:
     rows = [(key, info.get(key)) for key in
-            ("node", "cluster", "url", "pid", "version", "health", "message")]
+            ("node", "cluster", "url", "pid", "version", "health", "ca_certs", "message")]
     for key, value in rows:
         if value is not None:
             click.echo(f"{key:<8} {value}")
@@ -183,3 +198,66 @@ def logs_cmd(name: str, lines: int) -> None:
     except (LocalNodeError, OSError) as exc:
         _fail(str(exc))
     click.echo(text)
+
+
+role_option = click.option(
+    "--role", type=click.Choice(sorted(ROLE_PRIVILEGES)), required=True,
+    help="read: search/count/export on segql-*; write: also load and declare catalogs.",
+)
+
+
+@es.command("api-key", epilog=_EXIT_CODES)
+@role_option
+@click.option("--key-name", help="Name of the key (default segql-<role>).")
+@click.option("--expiration", help="Lifetime, e.g. 30d (default: never expires).")
+def api_key_cmd(role: str, key_name: str | None, expiration: str | None) -> None:
+    """Create an API key limited to a segql role and print its encoded form on stdout
+    (for ELASTICSEARCH_API_KEY).
+
+    Talks to ELASTICSEARCH_URL (its credentials must allow managing API keys) or to the
+    secure managed node (as its superuser).  The pinned Maven distribution cannot store
+    API keys (its `.security` index needs analysis-common): use `segql es user` there.
+    """
+    try:
+        key = create_api_key(connect(), role, key_name, expiration)
+    except ApiError as exc:
+        if "pattern_capture" in str(exc):
+            _fail("this cluster cannot store API keys: its .security index needs the "
+                  "analysis-common module, which the Maven distribution lacks; use "
+                  "`segql es user --role ...` on the managed node")
+        _fail(f"cannot create an API key: {exc.meta.status} {exc.message}")
+    except TransportError as exc:
+        _fail(f"cannot reach Elasticsearch: {type(exc).__name__}")
+    except (NoClusterError, ValueError) as exc:
+        _fail(str(exc))
+    click.echo(f"created API key {key['id']} ({key['name']}, role {role})", err=True)
+    click.echo(key["encoded"])
+
+
+@es.command("user", epilog=_EXIT_CODES)
+@role_option
+@name_option
+@click.option("--username", help="User name (default segql_<role>_<random>).")
+def user_cmd(role: str, name: str, username: str | None) -> None:
+    """Add a file-realm user with a segql role to the secure managed node and print
+    ELASTICSEARCH_USERNAME=... and ELASTICSEARCH_PASSWORD=... lines on stdout."""
+    try:
+        user, password = LocalNode(name).add_user(role, username)
+    except (LocalNodeError, OSError) as exc:
+        _fail(str(exc))
+    click.echo(f"ELASTICSEARCH_USERNAME={user}\nELASTICSEARCH_PASSWORD={password}")
+
+
+@es.command("credentials", epilog=_EXIT_CODES)
+@name_option
+def credentials_cmd(name: str) -> None:
+    """Print the secure managed node's superuser, CA file and URL as environment lines.
+
+    The only command that prints the stored password."""
+    node = LocalNode(name)
+    try:
+        user, password = node.credentials()
+    except (LocalNodeError, OSError) as exc:
+        _fail(str(exc))
+    click.echo(f"ELASTICSEARCH_URL={node.url or ''}\nELASTICSEARCH_USERNAME={user}\n"
+               f"ELASTICSEARCH_PASSWORD={password}\nELASTICSEARCH_CA_CERTS={node.ca_cert_file}")

@@ -9,7 +9,8 @@ from segql.cli.demo import demo
 from segql.cli.es_commands import es
 from segql.cli.index_commands import index
 from segql.cli.language_commands import COMMANDS as LANGUAGE_COMMANDS
-from segql.cli.segments import compile, count, evaluate, export
+from segql.cli.segment_commands import segment
+from segql.cli.segments import compile, count, evaluate, explain, export
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -23,7 +24,7 @@ def cli() -> None:
 
 
 for command in (es, demo, index, catalog, *LANGUAGE_COMMANDS, compile, count, export,
-                evaluate):
+                explain, evaluate, segment):
     cli.add_command(command)
 
 

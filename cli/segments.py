@@ -1,4 +1,4 @@
-"""Commands over one segment expression: compile, count, export, eval."""
+"""Commands over one segment expression: compile, count, export, explain, eval."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import sys
 from dataclasses import replace
 from datetime import datetime
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 from zoneinfo import ZoneInfo
 
 import click
@@ -15,6 +15,7 @@ import click
 from segql import api
 from segql.cli.common import (
     EXIT_CODES_HELP,
+    EXIT_INTERNAL,
     guarded,
     make_context,
     read_expression,
@@ -22,14 +23,20 @@ from segql.cli.common import (
     segment_options,
 )
 from segql.compiler.catalog import learn, read_catalog
+from segql.compiler.context import Context
 from segql.compiler.evaluator import matching_ids
 from segql.connection import connect
 from segql.indexer.files import open_records
 from segql.indexer.records import fold_records
 
+if TYPE_CHECKING:
+    from click._termui_impl import ProgressBar
+
 EXPR_HELP = "EXPR is the segment's text, `-` to read it from stdin, or @FILE."
 
 
+INDEX_OPTION = click.option(
+    "--index", help="Contact index (default: $SEGQL_INDEX or segql-contacts).")
 CATALOG_OPTION = click.option(
     "--catalog", "catalog_file", type=click.Path(dir_okay=False),
     help="A declared catalog (JSON, see docs/catalog.md) to type the segment with.",
@@ -40,7 +47,7 @@ CATALOG_OPTION = click.option(
 @click.argument("expr")
 @segment_options(require_account=True)
 @CATALOG_OPTION
-@click.option("--index", help="Contact index (default: $SEGQL_INDEX or segql-contacts).")
+@INDEX_OPTION
 @guarded
 def compile(expr: str, account: str, now: datetime | None, timezone: ZoneInfo,
             catalog_file: str | None, index: str | None) -> None:
@@ -51,52 +58,141 @@ def compile(expr: str, account: str, now: datetime | None, timezone: ZoneInfo,
     click.echo(json.dumps(api.compile_text(text, ctx), ensure_ascii=False, indent=2))
 
 
-@click.command(epilog=EXPR_HELP + " " + EXIT_CODES_HELP)
-@click.argument("expr")
+SEGMENT_OPTION = click.option(
+    "--segment", "saved", metavar="NAME", help="The account's saved segment NAME instead "
+    "of EXPR.")
+SEGMENT_HELP = EXPR_HELP + " Give EXPR or --segment NAME. " + EXIT_CODES_HELP
+
+
+def _segment_text(expr: str | None, saved: str | None, ctx: Context) -> str:
+    """The text of EXPR, or of the saved segment --segment names: exactly one of them."""
+    if (expr is None) == (saved is None):
+        raise click.UsageError("give EXPR or --segment NAME (one of them)")
+    return read_expression(expr) if expr is not None else api.saved_text(ctx, saved or "")
+
+
+@click.command(epilog=SEGMENT_HELP)
+@click.argument("expr", required=False)
+@SEGMENT_OPTION
 @segment_options(require_account=True)
-@click.option("--index", help="Contact index (default: $SEGQL_INDEX or segql-contacts).")
+@INDEX_OPTION
+@click.option("--channels", is_flag=True,
+              help="Also count who is reachable by e-mail, SMS and push.")
 @click.option("--verbose", "-v", is_flag=True,
               help="Also print the compiled query and Elasticsearch's `took`.")
 @guarded
-def count(expr: str, account: str, now: datetime | None, timezone: ZoneInfo,
-          index: str | None, verbose: bool) -> None:
-    """Count the account's contacts in a segment, as Elasticsearch resolves it."""
-    text = read_expression(expr)
+def count(expr: str | None, saved: str | None, account: str, now: datetime | None,
+          timezone: ZoneInfo, index: str | None, channels: bool, verbose: bool) -> None:
+    """Count the account's contacts in a segment, as Elasticsearch resolves it; with
+    --channels, also how many of them have an e-mail, a phone, a push token (one
+    request)."""
     es = connect()
     ctx = api.context(es, account, index=index, now=now, timezone=timezone)
-    result = api.count(es, text, ctx, index)
+    result = api.count(es, _segment_text(expr, saved, ctx), ctx, index, channels=channels)
     if verbose:
         click.echo(json.dumps(result.body, ensure_ascii=False, indent=2), err=True)
         click.echo(f"took: {result.took_ms} ms", err=True)
-    click.echo(result.count)
+    if result.reachable is None:
+        click.echo(result.count)
+    else:
+        click.echo(json.dumps({"total": result.count, **result.reachable}))
 
 
-@click.command(epilog=EXPR_HELP + " " + EXIT_CODES_HELP)
-@click.argument("expr")
+@click.command(epilog=SEGMENT_HELP)
+@click.argument("expr", required=False)
+@SEGMENT_OPTION
 @segment_options(require_account=True)
-@click.option("--index", help="Contact index (default: $SEGQL_INDEX or segql-contacts).")
+@INDEX_OPTION
+@click.option("--channel", type=click.Choice(list(api.CHANNELS)),
+              help="Deliver this channel's addresses (one row per address, every push "
+              "token); contacts without one are left out and counted.")
 @click.option("--format", "fmt", type=click.Choice(["ids", "jsonl", "csv"]), default="ids",
-              show_default=True, help="One id a line, JSON objects, or CSV with a header.")
+              show_default=True, help="One id a line, JSON objects, or CSV with a header "
+              "(JSON and CSV carry the address with --channel).")
 @click.option("--output", "-o", type=click.File("w", encoding="utf-8"), default="-",
               help="Write to this file instead of stdout.")
+@click.option("--slices", type=click.IntRange(1, 64),
+              help=f"Parallel slices of the snapshot (default: {api.DEFAULT_SLICES} above "
+              f"{api.SLICE_ABOVE:,} contacts, else 1).")
 @guarded
-def export(expr: str, account: str, now: datetime | None, timezone: ZoneInfo,
-           index: str | None, fmt: str, output: TextIO) -> None:
-    """Stream the ids of the account's contacts in a segment (one consistent snapshot)."""
-    text = read_expression(expr)
+def export(expr: str | None, saved: str | None, account: str, now: datetime | None,
+           timezone: ZoneInfo, index: str | None, channel: str | None, fmt: str,
+           output: TextIO, slices: int | None) -> None:
+    """Stream the account's contacts in a segment over one consistent snapshot: nobody
+    twice, nobody skipped, whatever is written meanwhile. A JSON summary (exported rows,
+    contacts, without_address) goes to stderr at the end."""
     es = connect()
     ctx = api.context(es, account, index=index, now=now, timezone=timezone)
-    ids = api.export_ids(es, text, ctx, index)
+    text = _segment_text(expr, saved, ctx)
+    with api.export(es, text, ctx, channel=channel, index=index, slices=slices) as rows:
+        total = rows.open()
+        progress = (click.progressbar(length=total, file=sys.stderr, label="exporting")
+                    if sys.stderr.isatty() else None)
+        _write(rows, fmt, channel is not None, output, progress)
+        if progress is not None:
+            progress.update(rows.contacts - progress.pos)
+            progress.render_finish()
+    click.echo(json.dumps({"exported": rows.exported, "contacts": rows.contacts,
+                           "without_address": rows.without_address}), err=True)
+
+
+def _write(rows: api.Export, fmt: str, with_address: bool, output: TextIO,
+           progress: ProgressBar[int] | None) -> None:
+    """Write the rows in `fmt`; `ids` writes each contact once (a contact with several
+    push tokens has a row per token)."""
     writer = csv.writer(output) if fmt == "csv" else None
     if writer:
-        writer.writerow(["contact_id"])
-    for contact_id in ids:
+        writer.writerow(["contact_id", "address"] if with_address else ["contact_id"])
+    previous = None
+    step = max(1, (progress.length or 0) // 200) if progress is not None else 0
+    for row in rows:
+        if progress is not None and rows.contacts - progress.pos >= step:
+            progress.update(rows.contacts - progress.pos)  # contacts, with or without address
         if writer:
-            writer.writerow([contact_id])
+            writer.writerow([row.contact_id, row.address] if with_address else [row.contact_id])
         elif fmt == "jsonl":
-            output.write(json.dumps({"contact_id": contact_id}, ensure_ascii=False) + "\n")
-        else:
-            output.write(contact_id + "\n")
+            item = {"contact_id": row.contact_id}
+            if with_address and row.address is not None:
+                item["address"] = row.address
+            output.write(json.dumps(item, ensure_ascii=False) + "\n")
+        elif row.contact_id != previous:
+            output.write(row.contact_id + "\n")
+        previous = row.contact_id
+
+
+@click.command(epilog=SEGMENT_HELP)
+@click.argument("expr", required=False)
+@SEGMENT_OPTION
+@click.option("--contact", "contact_id", required=True, help="The contact's id.")
+@segment_options(require_account=True)
+@INDEX_OPTION
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the tree as JSON (text, kind, result, count, rule, children).")
+@guarded
+def explain(expr: str | None, saved: str | None, contact_id: str, account: str,
+            now: datetime | None, timezone: ZoneInfo, index: str | None,
+            as_json: bool) -> None:
+    """Why a contact is or is not in a segment: each condition marked true or false by
+    Elasticsearch, events and visits with their count n, checked against the reference
+    evaluator on the stored contact. A disagreement is a bug: it is reported and the exit
+    code is 3."""
+    es = connect()
+    ctx = api.context(es, account, index=index, now=now, timezone=timezone)
+    tree = api.explain(es, _segment_text(expr, saved, ctx), ctx, contact_id, index=index)
+    wrong = list(tree.disagreements())
+    if as_json:
+        click.echo(json.dumps({"contact": contact_id, "account": account,
+                               "result": tree.result, "agrees": not wrong,
+                               "tree": tree.to_json()}, ensure_ascii=False))
+    else:
+        click.echo(f"contact {contact_id!r} of account {account!r} is "
+                   f"{'' if tree.result else 'not '}in the segment")
+        click.echo("\n".join(tree.render()))
+    if wrong:
+        click.echo(f"BUG: Elasticsearch and the reference evaluator disagree on "
+                   f"{len(wrong)} condition(s), marked BUG above; please report it with "
+                   "this output", err=True)
+        sys.exit(EXIT_INTERNAL)
 
 
 @click.command(name="eval", epilog=EXPR_HELP + " " + EXIT_CODES_HELP)

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from elasticsearch import BadRequestError, ConflictError, Elasticsearch
+from elasticsearch import ConflictError, Elasticsearch
 
 from segql.compiler.catalog import (
     STANDARD_FIELDS,
@@ -41,6 +41,7 @@ from segql.compiler.catalog import (
     LearnResult,
 )
 from segql.errors import SegqlError
+from segql.indexer.mapping import create_index_once
 
 CATALOG_SUFFIX = "-catalog"
 #: The conflicts an account keeps: the most recent ones.
@@ -240,15 +241,6 @@ class CatalogStore:
                 (response["_seq_no"], response["_primary_term"]))
 
     def _ensure_index(self) -> None:
-        if self._ready:
-            return
-        if not self.es.indices.exists(index=self.index):
-            try:
-                self.es.indices.create(index=self.index, **catalog_index_body())
-            except BadRequestError as error:  # another client created it just now: fine
-                if error.message != "resource_already_exists_exception":
-                    raise
-        # a just-created index answers 503 until its shard has started, even to a client
-        # that saw it exist, and health calls it yellow before that: wait for the shard
-        self.es.cluster.health(index=self.index, wait_for_active_shards=1, timeout="30s")
-        self._ready = True
+        if not self._ready:
+            create_index_once(self.es, self.index, catalog_index_body())
+            self._ready = True

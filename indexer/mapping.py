@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from elasticsearch import BadRequestError, Elasticsearch
+
 _KEYWORD_MATCH = {"type": "keyword"}
 _KEYWORD_SEARCH_ONLY = {"type": "keyword", "doc_values": False}
 
@@ -37,8 +39,9 @@ def index_body(shards: int = 1, replicas: int = 0) -> dict[str, Any]:
         "settings": {
             "number_of_shards": shards,
             "number_of_replicas": replicas,
-            # a contact's events and visits are nested documents; the retention policy
-            # of the indexer bounds them per contact
+            # a contact's events and visits are nested documents; retention bounds them
+            # per contact (records.MAX_EVENTS + MAX_VISITS by default); this leaves room
+            # for an account configured to keep many more
             "mapping.nested_objects.limit": 200_000,
             "mapping.total_fields.limit": 20_000,
             # `contains` with a needle longer than the suffix slot is a regexp of the
@@ -51,6 +54,9 @@ def index_body(shards: int = 1, replicas: int = 0) -> dict[str, Any]:
                 "account": {"type": "keyword"},
                 "contact_id": {"type": "keyword"},
                 "raw": {"type": "object", "enabled": False},
+                # retention (docs/semantics.md): how many events and visits were dropped
+                "events_dropped": {"type": "integer"},
+                "visits_dropped": {"type": "integer"},
                 "fields": {"type": "object", "dynamic": True},
                 "events": {"type": "nested", "properties": _activity_properties(True)},
                 "visits": {"type": "nested", "properties": _activity_properties(False)},
@@ -68,3 +74,19 @@ def index_body(shards: int = 1, replicas: int = 0) -> dict[str, Any]:
             ],
         },
     }
+
+
+def create_index_once(es: Elasticsearch, index: str, body: dict[str, Any]) -> bool:
+    """Create `index` unless it exists (another client may create it at the same moment),
+    then wait until its shard is active: a just-created index answers 503 until then,
+    even to a client that saw it exist. True if this call created it."""
+    created = False
+    if not es.indices.exists(index=index):
+        try:
+            es.indices.create(index=index, **body)
+            created = True
+        except BadRequestError as error:
+            if error.message != "resource_already_exists_exception":
+                raise
+    es.cluster.health(index=index, wait_for_active_shards=1, timeout="30s")
+    return created

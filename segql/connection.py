@@ -3,7 +3,9 @@
 Why one place: every command and test must agree on which cluster they talk to.
 An explicit ``ELASTICSEARCH_URL`` always wins (and nothing local is started);
 otherwise segql talks to its managed local node (``SEGQL_NODE``, default
-"default") started by ``segql es up``.
+"default") started by ``segql es up`` — over TLS with the node's CA and its stored
+superuser credentials when it was started with ``--secure`` (unless
+``ELASTICSEARCH_API_KEY`` / ``ELASTICSEARCH_USERNAME`` name other credentials).
 
 Environment:
     ELASTICSEARCH_URL        external cluster, e.g. https://es.example:9200
@@ -22,7 +24,7 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
-from segql.localnode import LocalNode
+from segql.localnode import ROLE_PRIVILEGES, LocalNode, LocalNodeError
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_RETRIES = 3
@@ -84,11 +86,24 @@ def resolve_url() -> str:
     return running
 
 
+def _env_auth(kwargs: dict[str, Any]) -> bool:
+    """Put the environment's API key or basic auth into `kwargs`; True if it had any."""
+    api_key = os.environ.get("ELASTICSEARCH_API_KEY")
+    username = os.environ.get("ELASTICSEARCH_USERNAME")
+    if api_key:
+        kwargs.pop("basic_auth", None)
+        kwargs["api_key"] = api_key
+    elif username:
+        kwargs["basic_auth"] = (username, os.environ.get("ELASTICSEARCH_PASSWORD") or "")
+    return bool(api_key or username)
+
+
 def connect(url: str | None = None) -> Elasticsearch:
     """A client for `url`, `$ELASTICSEARCH_URL` or the managed node (in that order).
 
-    Credentials and CA come from the environment and apply only to an explicit or
-    external URL; the managed node runs without security on 127.0.0.1.
+    Credentials and CA come from the environment for an explicit or external URL.
+    A secure managed node is verified with its own CA and, unless the environment names
+    credentials, reached with its stored superuser (never printed).
     Never calls `info()`: `GET /` is 405 on the pinned distribution.
     """
     external = url is not None or external_url() is not None
@@ -109,18 +124,40 @@ def connect(url: str | None = None) -> Elasticsearch:
             parts._replace(netloc=parts.netloc.rsplit("@", 1)[1])
         )
     if external:
-        api_key = os.environ.get("ELASTICSEARCH_API_KEY")
-        username = os.environ.get("ELASTICSEARCH_USERNAME")
-        password = os.environ.get("ELASTICSEARCH_PASSWORD")
+        _env_auth(kwargs)
         ca_certs = os.environ.get("ELASTICSEARCH_CA_CERTS")
-        if api_key:
-            kwargs.pop("basic_auth", None)
-            kwargs["api_key"] = api_key
-        elif username:
-            kwargs["basic_auth"] = (username, password or "")
         if ca_certs:
             kwargs["ca_certs"] = ca_certs
+    elif target.startswith("https:"):
+        node = LocalNode(node_name())
+        kwargs["ca_certs"] = str(node.ca_cert_file)
+        if not _env_auth(kwargs):
+            try:
+                kwargs["basic_auth"] = node.credentials()
+            except LocalNodeError as exc:
+                raise NoClusterError(str(exc)) from None
     return Elasticsearch(target, **kwargs)
+
+
+def create_api_key(
+    client: Elasticsearch, role: str, name: str | None = None, expiration: str | None = None
+) -> dict[str, Any]:
+    """An API key limited to `role` ("read" or "write", see ROLE_PRIVILEGES): its `id`,
+    `name` and `encoded` form (the secret: give it to ELASTICSEARCH_API_KEY, never log it).
+
+    The client must be allowed to manage API keys (e.g. the managed node's superuser)."""
+    if role not in ROLE_PRIVILEGES:
+        raise ValueError(f"unknown role {role!r}; use one of {sorted(ROLE_PRIVILEGES)}")
+    key_name = name or f"segql-{role}"
+    extra: dict[str, Any] = {"expiration": expiration} if expiration else {}
+    response = client.security.create_api_key(
+        name=key_name,
+        role_descriptors={f"segql_{role}": ROLE_PRIVILEGES[role]},
+        metadata={"segql_role": role},
+        **extra,
+    )
+    return {"id": response["id"], "name": response["name"], "role": role,
+            "encoded": response["encoded"], "expiration": response.get("expiration")}
 
 
 def describe(client: Elasticsearch) -> dict[str, Any]:

@@ -16,12 +16,15 @@ Layout under the home (``$SEGQL_HOME``, else ``/var/lib/segql`` as root, else
     nodes/<name>/data/               path.data
     nodes/<name>/logs/               path.logs (main log: segql-<name>.log)
     nodes/<name>/tmp/                ES_TMPDIR
-    nodes/<name>/run/                state.json, stdout.log (root-owned)
+    nodes/<name>/run/                state.json, stdout.log (root-owned); when secure
+                                     also ca.crt (world-readable), ca.key and
+                                     credentials.json (0600)
     locks/<name>.lock                serialises `up`/`down` of one node
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import fcntl
 import hashlib
@@ -30,9 +33,11 @@ import json
 import os
 import pwd
 import re
+import secrets
 import shutil
 import signal
 import socket
+import ssl
 import stat
 import subprocess
 import time
@@ -49,6 +54,27 @@ PINNED_VERSION = "9.2.0"
 MAVEN_ARTIFACT = f"org.elasticsearch.distribution.integ-test-zip:elasticsearch:{PINNED_VERSION}:zip"
 MIN_JAVA = 21
 DEFAULT_SERVICE_USER = "segql"
+#: The file-realm superuser a secure node is bootstrapped with.
+ADMIN_USER = "segql_admin"
+
+#: The two least-privilege roles (docs/security.md), found empirically on 9.2.0, over the
+#: indices `segql-*` (a contact index and its `-catalog`, `-checkpoints`, `-segments`).
+#: read: search, count, msearch, point in time, get, mappings.  write: also create the
+#: indices, index/delete documents, put mappings (`write` still allows it in 9.x, with a
+#: deprecation warning), refresh (`maintenance`); cluster `monitor` because the indexer
+#: waits for a new index with `_cluster/health`.  Used for API keys and, on the managed
+#: node, as the file-realm roles `segql_read` / `segql_write`.
+ROLE_PRIVILEGES: dict[str, dict[str, Any]] = {
+    "read": {
+        "cluster": [],
+        "indices": [{"names": ["segql-*"], "privileges": ["read", "view_index_metadata"]}],
+    },
+    "write": {
+        "cluster": ["monitor"],
+        "indices": [{"names": ["segql-*"], "privileges": [
+            "read", "write", "create_index", "view_index_metadata", "maintenance"]}],
+    },
+}
 LOG_TAIL_LINES = 30
 
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -116,10 +142,21 @@ def _tail(path: Path, lines: int, offset: int = 0) -> list[str]:
         ]
 
 
-def _http_json(url: str, timeout: float = 3.0) -> Any:
-    """GET a JSON document without proxies (a local node must never go via a proxy)."""
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    with opener.open(url, timeout=timeout) as resp:
+def _http_json(
+    url: str, timeout: float = 3.0, *, cafile: Path | None = None,
+    auth: tuple[str, str] | None = None,
+) -> Any:
+    """GET a JSON document without proxies (a local node must never go via a proxy);
+    over TLS verified against `cafile`, with basic `auth` when given."""
+    handlers: list[urllib.request.BaseHandler] = [urllib.request.ProxyHandler({})]
+    if cafile is not None:
+        handlers.append(urllib.request.HTTPSHandler(
+            context=ssl.create_default_context(cafile=str(cafile))))
+    request = urllib.request.Request(url)
+    if auth is not None:
+        token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode("ascii")
+        request.add_header("Authorization", f"Basic {token}")
+    with urllib.request.build_opener(*handlers).open(request, timeout=timeout) as resp:
         return json.loads(resp.read().decode("utf-8"))
 
 
@@ -149,11 +186,14 @@ def _pid_alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
-def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    """Write JSON via a temp file + rename so readers never see half a file."""
+def _write_json_atomic(path: Path, data: dict[str, Any], mode: int = 0o644) -> None:
+    """Write JSON via a temp file + rename so readers never see half a file (the temp file
+    gets `mode` before any content, so secrets are never briefly world-readable)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    tmp.chmod(0o644)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w") as fh:
+        os.fchmod(fh.fileno(), mode)
+        fh.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
     os.replace(tmp, path)
 
 
@@ -448,8 +488,9 @@ def _runs_as(user: tuple[int, int], argv: list[str]) -> bool:
 
 
 class LocalNode:
-    """One named, managed single-node Elasticsearch on 127.0.0.1, security off (loopback
-    only)."""
+    """One named, managed single-node Elasticsearch on 127.0.0.1: security off by default
+    (loopback only), or with `secure=True` TLS on HTTP (generated CA), authentication and
+    a bootstrap superuser."""
 
     def __init__(
         self,
@@ -459,6 +500,7 @@ class LocalNode:
         java_home: Path | str | None = None,
         service_user: str | None = None,
         progress: Callable[[str], None] | None = None,
+        secure: bool = False,
     ) -> None:
         if not _NAME_RE.match(name):
             raise LocalNodeError(
@@ -472,6 +514,7 @@ class LocalNode:
             "SEGQL_SERVICE_USER", DEFAULT_SERVICE_USER
         )
         self._progress = progress
+        self.secure = secure
         self._log_offset = 0  # size of the main log when this object last started the node
 
     # ---- paths
@@ -511,6 +554,26 @@ class LocalNode:
     @property
     def stdout_file(self) -> Path:
         return self.run_dir / "stdout.log"
+
+    @property
+    def certs_dir(self) -> Path:
+        """TLS key, certificate and CA the server reads (inside its config dir, as ES
+        only reads files under it)."""
+        return self.config_dir / "certs"
+
+    @property
+    def ca_cert_file(self) -> Path:
+        """The CA certificate clients verify the node with (world-readable)."""
+        return self.run_dir / "ca.crt"
+
+    @property
+    def _ca_key_file(self) -> Path:
+        return self.run_dir / "ca.key"
+
+    @property
+    def credentials_file(self) -> Path:
+        """The bootstrap superuser's name and password (0600, owner only)."""
+        return self.run_dir / "credentials.json"
 
     @property
     def _lock_file(self) -> Path:
@@ -576,16 +639,43 @@ class LocalNode:
         state = self._live_state()
         return str(state["url"]) if state else None
 
+    def credentials(self) -> tuple[str, str]:
+        """(user, password) of a secure node's bootstrap superuser; for clients of the
+        managed node only — never print or log them."""
+        try:
+            data = json.loads(self.credentials_file.read_text())
+            return str(data["username"]), str(data["password"])
+        except FileNotFoundError:
+            raise LocalNodeError(
+                f"node {self.name!r} has no stored credentials (is it a secure node?)"
+            ) from None
+        except PermissionError:
+            raise LocalNodeError(
+                f"cannot read {self.credentials_file}: the credentials of node {self.name!r} "
+                "are readable only by the user who started it"
+            ) from None
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise LocalNodeError(f"{self.credentials_file} is unreadable or damaged: "
+                                 f"{type(exc).__name__}") from None
+
     def _probe(self, url: str, timeout: float = 3.0) -> dict[str, Any] | None:
         """Health, version and server pid from the node at url (None if not answering)."""
+        cafile: Path | None = None
+        auth: tuple[str, str] | None = None
+        if url.startswith("https:"):
+            cafile = self.ca_cert_file
+            try:
+                auth = self.credentials()
+            except LocalNodeError:
+                return None
         try:
-            health = _http_json(f"{url}/_cluster/health", timeout)
+            health = _http_json(f"{url}/_cluster/health", timeout, cafile=cafile, auth=auth)
             nodes = _http_json(
                 f"{url}/_nodes/_local/process?filter_path=nodes.*.name,nodes.*.version,"
                 "nodes.*.process.id",
-                timeout,
+                timeout, cafile=cafile, auth=auth,
             )
-        except (OSError, ValueError):
+        except (OSError, ValueError, ssl.SSLError):
             return None
         info: dict[str, Any] = next(iter((nodes.get("nodes") or {}).values()), {})
         return {
@@ -598,12 +688,18 @@ class LocalNode:
 
     # ---- public API
 
-    def up(self, port: int = 9200, heap: str = "1g", timeout: float = 180) -> str:
+    def up(
+        self, port: int = 9200, heap: str = "1g", timeout: float = 180,
+        secure: bool | None = None,
+    ) -> str:
         """Start the node (or find it running) and return its URL once yellow/green.
 
         `timeout` bounds the wait for a healthy cluster; a first-time download and
-        unpack come on top of it.
+        unpack come on top of it.  `secure` (default: the constructor's) turns on
+        authentication and TLS; a running node is never switched between the modes.
         """
+        if secure is not None:
+            self.secure = secure
         if not 0 < port < 65536:
             raise LocalNodeError(f"invalid port {port}")
         if not _HEAP_RE.match(heap):
@@ -612,6 +708,12 @@ class LocalNode:
             state = self._live_state()
             if state is not None:
                 url = str(state["url"])
+                if bool(state.get("secure")) != self.secure:
+                    mode = "with" if state.get("secure") else "without"
+                    raise LocalNodeError(
+                        f"node {self.name!r} is already running {mode} security on {url}; "
+                        f"run `segql es down --name {self.name}` first to switch"
+                    )
                 if int(state.get("port", 0)) != port:
                     self._say(f"node {self.name!r} is already running on {url}")
                 self._wait_healthy(url, None, time.monotonic() + timeout)
@@ -655,6 +757,9 @@ class LocalNode:
             "started_at": state.get("started_at"),
             "home": str(self.home),
             "node_dir": str(self.node_dir),
+            "secure": bool(state.get("secure")),
+            "ca_certs": state.get("ca_certs"),
+            "username": state.get("username"),
         }
         if running:
             probe = self._probe(str(state["url"]))
@@ -718,10 +823,28 @@ class LocalNode:
             "transport.port": 0,
             "path.data": str(self.data_dir),
             "path.logs": str(self.logs_dir),
-            "xpack.security.enabled": False,
+            "xpack.security.enabled": self.secure,
             # Dev machines and CI disks may be small or nearly full: don't go read-only.
             "cluster.routing.allocation.disk.threshold_enabled": False,
         }
+        if self.secure:
+            settings.update({
+                "xpack.security.http.ssl.enabled": True,
+                "xpack.security.http.ssl.key": "certs/http.key",
+                "xpack.security.http.ssl.certificate": "certs/http.crt",
+                "xpack.security.http.ssl.certificate_authorities": ["certs/ca.crt"],
+                # Single node on loopback: no other node ever connects over transport,
+                # and 9.2.0 does not require transport TLS there (no bootstrap check in
+                # development mode / single-node discovery).
+                "xpack.security.transport.ssl.enabled": False,
+                "xpack.security.authc.api_key.enabled": True,
+                # Pick up users added to the file realm (`add_user`) within a second.
+                "resource.reload.interval.high": "1s",
+            })
+            (self.config_dir / "roles.yml").write_text(
+                "# Generated by segql.localnode (ROLE_PRIVILEGES); rewritten on every `up`.\n"
+                + "".join(f"segql_{role}:\n  {json.dumps(descriptor)}\n"
+                          for role, descriptor in ROLE_PRIVILEGES.items()))
         yml = "# Generated by segql.localnode; rewritten on every `up`.\n" + "".join(
             f"{key}: {json.dumps(value)}\n" for key, value in settings.items()
         )
@@ -738,6 +861,111 @@ class LocalNode:
             shutil.rmtree(opts_d)
         opts_d.mkdir()
         (opts_d / "segql-heap.options").write_text(f"-Xms{heap}\n-Xmx{heap}\n")
+
+    def add_user(self, role: str, username: str | None = None) -> tuple[str, str]:
+        """Add a file-realm user of a running secure node with the role `segql_<role>`
+        ("read" or "write"), and return (username, generated password) once it can log in.
+
+        Why not only API keys: the Maven distribution lacks the analysis-common module the
+        `.security` index needs, so API keys (stored there) cannot be created on it."""
+        if role not in ROLE_PRIVILEGES:
+            raise LocalNodeError(f"unknown role {role!r}; use one of {sorted(ROLE_PRIVILEGES)}")
+        username = username or f"segql_{role}_{secrets.token_hex(3)}"
+        if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}", username):
+            raise LocalNodeError(f"invalid user name {username!r}")
+        with _flock(self._lock_file):
+            state = self._live_state()
+            if state is None or not state.get("secure"):
+                raise LocalNodeError(f"node {self.name!r} is not running with --secure")
+            java = find_java(Path(str(state["java_home"])))
+            password = secrets.token_urlsafe(24)
+            self._tool(java, ["elasticsearch-users", "useradd", username, "-r",
+                              f"segql_{role}"], stdin=f"{password}\n{password}\n")
+            if os.geteuid() == 0 and state.get("user") == self.service_user:
+                uid, gid = ensure_service_user(self.service_user)
+                for realm_file in ("users", "users_roles"):
+                    os.chown(self.config_dir / realm_file, uid, gid)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                _http_json(f"{state['url']}/_security/_authenticate", 3.0,
+                           cafile=self.ca_cert_file, auth=(username, password))
+                return username, password
+            except (OSError, ValueError) as exc:
+                if time.monotonic() >= deadline:
+                    raise LocalNodeError(f"user {username!r} cannot log in to node "
+                                         f"{self.name!r}: {type(exc).__name__}") from None
+                time.sleep(0.3)
+
+    def _tool(self, java: JavaRuntime, argv: list[str], stdin: str = "") -> None:
+        """Run a `bin/elasticsearch-*` tool of the distribution on this node's config
+        (as the invoking user; `_prepare_dirs` hands the results to the service user)."""
+        env = {
+            "PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8",
+            "HOME": str(self.tmp_dir), "ES_JAVA_HOME": str(java.home),
+            "ES_PATH_CONF": str(self.config_dir), "ES_TMPDIR": str(self.tmp_dir),
+        }
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        cmd = [str(self.dist_dir / "bin" / argv[0]), *argv[1:]]
+        try:
+            proc = subprocess.run(cmd, input=stdin, capture_output=True, text=True, env=env,
+                                  cwd=self.tmp_dir, timeout=180, check=False)
+        except (OSError, subprocess.SubprocessError) as exc:
+            raise LocalNodeError(f"cannot run {argv[0]}: {exc}") from exc
+        if proc.returncode != 0:
+            out = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-LOG_TAIL_LINES:])
+            # argv never carries a secret (passwords go through stdin), so it may be shown.
+            raise LocalNodeError(f"`{' '.join(argv)}` failed (exit {proc.returncode}):\n{out}")
+
+    def _setup_security(self, java: JavaRuntime) -> None:
+        """Generate (once) a CA and an HTTP certificate for 127.0.0.1/localhost, and a
+        file-realm superuser with a random password stored 0600 in the run dir.
+
+        Kept across restarts so clients' CA files and credentials stay valid."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.run_dir.chmod(0o755)
+        self.certs_dir.mkdir(parents=True, exist_ok=True)
+        have_certs = all((self.certs_dir / f).is_file() for f in ("http.crt", "http.key",
+                                                                   "ca.crt"))
+        if not (have_certs and self.ca_cert_file.is_file()):
+            self._say(f"generating a CA and a TLS certificate for node {self.name!r} ...")
+            work = self.run_dir / f".certs-{os.getpid()}"
+            shutil.rmtree(work, ignore_errors=True)
+            work.mkdir(mode=0o700)
+            try:
+                self._tool(java, ["elasticsearch-certutil", "ca", "--pem", "--silent",
+                                  "--days", "3650", "--ca-dn", f"CN=segql {self.name} CA",
+                                  "--out", str(work / "ca.zip")])
+                with zipfile.ZipFile(work / "ca.zip") as zf:
+                    zf.extractall(work)
+                self._tool(java, ["elasticsearch-certutil", "cert", "--pem", "--silent",
+                                  "--days", "3650", "--ca-cert", str(work / "ca" / "ca.crt"),
+                                  "--ca-key", str(work / "ca" / "ca.key"),
+                                  "--ip", "127.0.0.1", "--dns", "localhost",
+                                  "--name", "http", "--out", str(work / "http.zip")])
+                with zipfile.ZipFile(work / "http.zip") as zf:
+                    zf.extractall(work)
+                for src, dest, mode in (
+                    (work / "http" / "http.key", self.certs_dir / "http.key", 0o600),
+                    (work / "http" / "http.crt", self.certs_dir / "http.crt", 0o644),
+                    (work / "ca" / "ca.crt", self.certs_dir / "ca.crt", 0o644),
+                    (work / "ca" / "ca.crt", self.ca_cert_file, 0o644),
+                    (work / "ca" / "ca.key", self._ca_key_file, 0o600),
+                ):
+                    shutil.copyfile(src, dest)
+                    dest.chmod(mode)
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
+        if not self.credentials_file.is_file():
+            password = secrets.token_urlsafe(24)
+            for realm_file in ("users", "users_roles"):
+                (self.config_dir / realm_file).touch()
+            with contextlib.suppress(LocalNodeError):  # a leftover from an interrupted `up`
+                self._tool(java, ["elasticsearch-users", "userdel", ADMIN_USER])
+            self._tool(java, ["elasticsearch-users", "useradd", ADMIN_USER, "-r", "superuser"],
+                       stdin=f"{password}\n{password}\n")
+            _write_json_atomic(self.credentials_file,
+                               {"username": ADMIN_USER, "password": password}, mode=0o600)
 
     def _service_java(self, java: JavaRuntime, user: tuple[int, int]) -> JavaRuntime:
         """`java` if the service user can run it, else a copy under `<home>/java/`."""
@@ -801,6 +1029,8 @@ class LocalNode:
             user = ensure_service_user(self.service_user)
             java = self._service_java(java, user)
         self._write_config(port, heap, java)
+        if self.secure:
+            self._setup_security(java)
         self._prepare_dirs(user)
 
         env = {
@@ -814,7 +1044,8 @@ class LocalNode:
         kwargs: dict[str, Any] = {}
         if user is not None:
             kwargs.update(user=user[0], group=user[1], extra_groups=[])
-        url = f"http://127.0.0.1:{port}"
+        scheme = "https" if self.secure else "http"
+        url = f"{scheme}://127.0.0.1:{port}"
         self._say(f"starting Elasticsearch {PINNED_VERSION} node {self.name!r} on {url} "
                   f"(Java {java.version} from {java.home}) ...")
         self._log_offset = self.main_log.stat().st_size if self.main_log.is_file() else 0
@@ -835,7 +1066,10 @@ class LocalNode:
             "server_pid": None,
             "port": port,
             "url": url,
-            "scheme": "http",
+            "scheme": scheme,
+            "secure": self.secure,
+            "ca_certs": str(self.ca_cert_file) if self.secure else None,
+            "username": ADMIN_USER if self.secure else None,
             "version": None,
             "heap": heap,
             "java_home": str(java.home),
