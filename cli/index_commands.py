@@ -1,30 +1,60 @@
-"""`segql index`: load record files into the contact index."""
+"""`segql index`: apply record files to the contact index, incrementally (docs/indexer.md)."""
 
 from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterator
+import signal
+import sys
 from contextlib import ExitStack
+from types import FrameType
+from typing import Any
 
 import click
 
 from segql import api
 from segql.cli.common import EXIT_CODES_HELP, EXIT_FAILURE, guarded
 from segql.connection import connect
+from segql.errors import InputError
 from segql.indexer.files import open_records
-from segql.indexer.loader import load
-from segql.indexer.records import Reject, fold_records
+from segql.indexer.records import MAX_EVENTS, MAX_VISITS, fold_records
+from segql.indexer.sync import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_MAX_WAIT,
+    Indexer,
+    RejectsFile,
+    Run,
+    RunOptions,
+    stderr_progress,
+)
 
 
-def _chained(stack: ExitStack, paths: tuple[str, ...]) -> Iterator[bytes]:
-    return itertools.chain.from_iterable(stack.enter_context(open_records(p)) for p in paths)
+def _dry_run(files: tuple[str, ...], rejects_path: str) -> dict[str, Any]:
+    with ExitStack() as stack:
+        lines = itertools.chain.from_iterable(stack.enter_context(open_records(p))
+                                              for p in files)
+        store, rejects = fold_records(lines)
+    summary: dict[str, Any] = {"contacts": len(store.contacts), "deleted": len(store.deleted),
+                               "rejected": len(rejects)}
+    if rejects:
+        with open(rejects_path, "w", encoding="utf-8") as out:
+            out.writelines(reject.to_json() + "\n" for reject in rejects)
+        summary["rejects_file"] = rejects_path
+    return summary
 
 
-def _write_rejects(path: str, rejects: list[Reject]) -> None:
-    with open(path, "w", encoding="utf-8") as out:
-        for reject in rejects:
-            out.write(reject.to_json() + "\n")
+class _Stop:
+    """Set by SIGTERM/SIGINT: the run stops after the batch it is writing (which is then
+    checkpointed), instead of dying in the middle of it."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def __call__(self) -> bool:
+        return self.requested
+
+    def handle(self, signum: int, frame: FrameType | None) -> None:
+        self.requested = True
 
 
 @click.command(epilog="FILE is JSON Lines (LANGUAGE.md §8), .gz allowed, or `-` for stdin. "
@@ -33,28 +63,69 @@ def _write_rejects(path: str, rejects: list[Reject]) -> None:
 @click.argument("files", nargs=-1, required=True)
 @click.option("--index", help="Contact index (default: $SEGQL_INDEX or segql-contacts).")
 @click.option("--rejects", "rejects_path", default="rejects.jsonl", show_default=True,
-              help="Where malformed records go, each with its line number and reason.")
+              help="Where malformed records go, each with its file, line number and reason.")
 @click.option("--dry-run", is_flag=True, help="Validate the records; write nothing.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=DEFAULT_BATCH_SIZE,
+              show_default=True, help="Records per batch: each contact a batch mentions is "
+              "read and written once.")
+@click.option("--rate", type=click.FloatRange(min=0, min_open=True),
+              help="Apply at most this many records per second.")
+@click.option("--follow", "-f", is_flag=True,
+              help="Keep applying what is appended to FILE (like tail -F) until stopped.")
+@click.option("--from-start", is_flag=True,
+              help="Ignore the checkpoints: apply every FILE from its first line.")
+@click.option("--max-wait", type=click.FloatRange(min=0), default=DEFAULT_MAX_WAIT,
+              show_default=True, help="Seconds to keep retrying while Elasticsearch is "
+              "unreachable or overloaded before failing.")
+@click.option("--max-events", type=click.IntRange(min=1), default=MAX_EVENTS,
+              show_default=True, help="Events a contact keeps (its newest).")
+@click.option("--max-visits", type=click.IntRange(min=1), default=MAX_VISITS,
+              show_default=True, help="Visits a contact keeps (its newest).")
 @guarded
-def index(files: tuple[str, ...], index: str | None, rejects_path: str, dry_run: bool) -> None:
-    """Load contact, event, visit and delete records into Elasticsearch (a full load)."""
-    with ExitStack() as stack:
-        lines = _chained(stack, files)
-        if dry_run:
-            store, rejects = fold_records(lines)
-            summary = {"contacts": len(store.contacts), "deleted": len(store.deleted),
-                       "rejected": len(rejects)}
-        else:
-            result = load(connect(), index or api.index_name(), lines)
-            rejects = result.rejected
-            summary = {"records": result.records, "contacts": result.contacts,
-                       "deleted": result.deleted, "rejected": len(rejects),
-                       "failed": len(result.failed),
-                       "catalog_conflicts": sum(map(len, result.conflicts.values()))}
-    if rejects:
-        _write_rejects(rejects_path, rejects)
-        summary["rejects_file"] = rejects_path  # type: ignore[assignment]
+def index(files: tuple[str, ...], index: str | None, rejects_path: str, dry_run: bool,
+          batch_size: int, rate: float | None, follow: bool, from_start: bool,
+          max_wait: float, max_events: int, max_visits: int) -> None:
+    """Apply contact, event, visit and delete records to the contact documents.
+
+    Incremental and idempotent: records merge into what is stored, and applying a record
+    twice changes nothing. After every batch a checkpoint is stored, so running the same
+    command again (after a crash, or on a grown file) continues where it stopped. The
+    summary (one JSON line) counts records applied, unchanged (e.g. repeated events),
+    rejected and retried.
+    """
+    if dry_run:
+        click.echo(json.dumps(_dry_run(files, rejects_path)))
+        return
+    if follow and (len(files) != 1 or files[0] == "-" or files[0].endswith(".gz")):
+        raise InputError("--follow takes exactly one plain file")
+    stop = _Stop()
+    previous = {signum: signal.signal(signum, stop.handle)
+                for signum in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        indexer = Indexer(connect(), index or api.index_name(), max_wait=max_wait,
+                          max_events=max_events, max_visits=max_visits)
+        run = Run(indexer, RejectsFile(rejects_path),
+                  RunOptions(batch_size=batch_size, rate=rate, follow=follow,
+                             from_start=from_start),
+                  progress=stderr_progress(), stop=stop)
+        totals = run.run(files)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    summary: dict[str, Any] = {
+        **totals.counts(), "written": totals.written, "deleted": totals.deleted,
+        "failed": len(totals.failed),
+        "catalog_conflicts": sum(map(len, totals.conflicts.values())),
+    }
+    if run.resumed_lines:
+        summary["resumed_after_line"] = run.resumed_lines
+    if totals.rejected:
+        summary["rejects_file"] = rejects_path
     click.echo(json.dumps(summary))
-    if not dry_run and result.failed:
-        click.echo("error: some documents were not written: " + result.failed[0], err=True)
+    if totals.failed:
+        click.echo("error: some documents were not written (their records are in the "
+                   "rejects file): " + totals.failed[0], err=True)
         raise SystemExit(EXIT_FAILURE)
+    if stop.requested and not follow:
+        click.echo("interrupted: run the same command again to continue", err=True)
+        sys.exit(EXIT_FAILURE)

@@ -5,9 +5,12 @@
 {
   "account": "acme",                  keyword   every query filters on it
   "contact_id": "c1",                 keyword   (doc values: the export reads ids from here)
-  "raw": {"fields": {...}},           object, not indexed: the contact's fields as applied
-                                      (addresses included): `document_contact` rebuilds
-                                      the contact from the document
+  "raw": {"fields": {...},            object, not indexed: the contact's fields as applied
+          "dropped": {"events": {...}}},  (addresses included) and what retention dropped
+                                      (`records.Dropped`): `document_contact` rebuilds the
+                                      contact from the document
+  "events_dropped": 2500,             integer: events beyond the kept newest (retention,
+  "visits_dropped": 12,               docs/semantics.md); absent when none were dropped
   "fields": {                         one object per contact field, addresses included
     "<key>": {                        key = the field name, or `~<hex>` for names that are
                                       not [A-Za-z_][A-Za-z0-9_]* (dots, spaces, ...)
@@ -46,7 +49,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from segql.indexer.records import Activity, Contact
+from segql.indexer.records import Activity, Contact, Dropped
 from segql.values import (
     fold,
     iso_millis,
@@ -130,14 +133,21 @@ def contact_document(contact: Contact) -> dict[str, Any]:
         slots = value_slots(value)
         if slots:
             fields[field_key(name)] = slots
-    return {
+    raw: dict[str, Any] = {"fields": contact.fields}
+    document: dict[str, Any] = {
         "account": contact.account,
         "contact_id": contact.id,
-        "raw": {"fields": contact.fields},
+        "raw": raw,
         "fields": fields,
         "events": [activity_doc(e) for e in contact.events.values()],
         "visits": [activity_doc(v) for v in contact.visits.values()],
     }
+    for kind, dropped, count in (("events", contact.dropped_events, contact.events_dropped),
+                                 ("visits", contact.dropped_visits, contact.visits_dropped)):
+        if dropped:
+            raw.setdefault("dropped", {})[kind] = dropped.to_json()
+            document[f"{kind}_dropped"] = count
+    return document
 
 
 def _activity(doc: dict[str, Any]) -> Activity:
@@ -148,10 +158,14 @@ def _activity(doc: dict[str, Any]) -> Activity:
 def document_contact(source: dict[str, Any]) -> Contact:
     """The contact a document was built from (its exact inverse), so that incremental
     updates merge into stored state and explain can evaluate the stored contact."""
+    raw = source.get("raw", {})
+    dropped = raw.get("dropped", {})
     return Contact(
         account=source["account"],
         id=source["contact_id"],
-        fields=dict(source.get("raw", {}).get("fields", {})),
+        fields=dict(raw.get("fields", {})),
         events={e["id"]: _activity(e) for e in source.get("events", [])},
         visits={v["id"]: _activity(v) for v in source.get("visits", [])},
+        dropped_events=Dropped.from_json(dropped.get("events", {})),
+        dropped_visits=Dropped.from_json(dropped.get("visits", {})),
     )

@@ -1,107 +1,59 @@
-"""The first loader: fold a whole record stream into contacts, then bulk-index them.
+"""Loading records from memory: the incremental indexer (`sync.py`) over a list of lines.
 
-A full load: each contact the input mentions is written once, from the state the input
-folds to (replacing what the index had for it); contacts it deletes are deleted. Merging
-into existing documents is the incremental indexer's job. Bad records never stop the
-load: they go to the rejects. After indexing, the types of each account's fields, events
-and visit properties are learned from the loaded contacts into the catalog index (see
-`catalog_store.py`); values that don't fit a type are reported as conflicts.
+What existing callers (tests, the demo) use: each record is applied to the stored contacts
+exactly as `segql index` applies it, and the types seen are learned into the catalog index
+(see `catalog_store.py`); values that don't fit a type are reported as conflicts. The lines
+are in memory anyway, so by default they are one batch: every contact is read and written
+once (the fast initial load).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
-from elasticsearch import Elasticsearch, helpers
+from elasticsearch import Elasticsearch
 
-from segql.compiler.catalog import Conflict, learn
-from segql.indexer.catalog_store import CatalogStore, catalog_index_name
-from segql.indexer.document import contact_document, document_id
-from segql.indexer.mapping import index_body
-from segql.indexer.records import Contact, ContactStore, Reject, fold_records
+from segql.compiler.catalog import Conflict
+from segql.indexer.records import MAX_EVENTS, MAX_VISITS, Reject
+from segql.indexer.sync import Indexer, batched, ensure_index
+
+__all__ = ["LoadSummary", "ensure_index", "load"]
 
 
 @dataclass
 class LoadSummary:
     records: int = 0
+    #: Distinct contacts whose document was written (and not deleted after), and deleted.
     contacts: int = 0
     deleted: int = 0
     rejected: list[Reject] = field(default_factory=list)
+    #: Elasticsearch's reasons for documents it refused (their records are in `rejected`).
     failed: list[str] = field(default_factory=list)
     #: Per account, the values of this load that don't fit their catalog type.
     conflicts: dict[str, list[Conflict]] = field(default_factory=dict)
 
 
-def ensure_index(es: Elasticsearch, index: str) -> bool:
-    """Create the contact index with segql's mapping unless it exists; True if created."""
-    if es.indices.exists(index=index):
-        return False
-    es.indices.create(index=index, **index_body())
-    return True
-
-
-def _actions(index: str, store: ContactStore) -> Iterator[dict[str, Any]]:
-    for account, contact_id in store.deleted:
-        yield {
-            "_op_type": "delete",
-            "_index": index,
-            "_id": document_id(account, contact_id),
-            "_routing": account,
-        }
-    for contact in store.contacts.values():
-        yield {
-            "_op_type": "index",
-            "_index": index,
-            "_id": document_id(contact.account, contact.id),
-            "_routing": contact.account,
-            "_source": contact_document(contact),
-        }
-
-
 def load(
-    es: Elasticsearch, index: str, lines: Iterable[str | bytes], *, chunk_size: int = 500,
-    catalog_index: str | None = None,
+    es: Elasticsearch, index: str, lines: Iterable[str | bytes], *,
+    batch_size: int | None = None, catalog_index: str | None = None,
+    max_events: int = MAX_EVENTS, max_visits: int = MAX_VISITS,
 ) -> LoadSummary:
-    """Apply a full stream of records: fold, create the index if needed, bulk, refresh,
-    then learn the catalog (into `catalog_index`, default `<index>-catalog`)."""
-    counted = _Counted(lines)
-    store, rejects = fold_records(counted)
-    summary = LoadSummary(records=counted.count, rejected=rejects)
-    ensure_index(es, index)
-    for ok, item in helpers.streaming_bulk(
-        es, _actions(index, store), chunk_size=chunk_size,
-        raise_on_error=False, max_retries=5,
-    ):
-        action, result = next(iter(item.items()))
-        if action == "delete":
-            summary.deleted += 1  # a delete of a contact never indexed is a 404: fine
-        elif ok:
-            summary.contacts += 1
-        else:
-            summary.failed.append(str(result))
-    es.indices.refresh(index=index)
-    catalogs = CatalogStore(es, catalog_index or catalog_index_name(index))
-    by_account: dict[str, list[Contact]] = {}
-    for contact in store.contacts.values():
-        by_account.setdefault(contact.account, []).append(contact)
-    for account, contacts in sorted(by_account.items()):
-        learned = catalogs.merge_learned(account, learn(contacts))
-        if learned.conflicts:
-            summary.conflicts[account] = learned.conflicts
+    """Apply records to the index (created if needed), refresh it, and learn the catalog
+    (into `catalog_index`, default `<index>-catalog`)."""
+    indexer = Indexer(es, index, catalog_index=catalog_index, max_events=max_events,
+                      max_visits=max_visits)
+    summary = LoadSummary()
+    last_write: dict[tuple[str, str], bool] = {}
+    for batch in batched(lines, batch_size):
+        result = indexer.apply(batch)
+        summary.rejected.extend(result.rejects)
+        last_write.update({contact.key: True for contact in result.written})
+        last_write.update(dict.fromkeys(result.deleted, False))
+    indexer.refresh()
+    summary.records = indexer.stats.records
+    summary.contacts = sum(last_write.values())
+    summary.deleted = len(last_write) - summary.contacts
+    summary.failed = indexer.stats.failed
+    summary.conflicts = indexer.stats.conflicts
     return summary
-
-
-class _Counted:
-    """Counts the non-blank lines read through it."""
-
-    def __init__(self, lines: Iterable[str | bytes]) -> None:
-        self._lines = lines
-        self.count = 0
-
-    def __iter__(self) -> Iterator[str | bytes]:
-        for line in self._lines:
-            if line.strip():
-                self.count += 1
-            yield line

@@ -12,10 +12,17 @@ Choices where LANGUAGE.md is silent (documented in docs/records.md):
 * Account ids: 1-64 of `A-Z a-z 0-9 _ - .`; contact, event and visit ids: non-empty strings
   of at most 400 UTF-8 bytes; field and property names at most 256 bytes; text values at
   most 16 KiB (raw and case-folded).
+* Retention (docs/semantics.md, "Retention"): a contact keeps its newest `MAX_EVENTS`
+  events and `MAX_VISITS` visits by (ts, id); the others are dropped and counted. The kept
+  set and the count depend only on the *set* of activities seen, never on their order or
+  repetition, so a replayed, resumed or shuffled stream folds to the same contacts.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import heapq
 import json
 import math
 import re
@@ -34,6 +41,11 @@ MAX_NAME_BYTES = 256
 ADDRESS_FIELDS = ("email", "phone", "push_tokens")
 #: Visit attributes that may stand at the top level of a visit record (all are props).
 VISIT_ATTRIBUTES = ("url", "path", "title", "referrer", "product_id")
+#: Events, and visits, a contact keeps by default: its newest, by (ts, id). Bounds a
+#: document to ~2,000 nested documents (each update rewrites them all) and covers years of
+#: a heavy user's activity; the reference evaluator uses the same numbers.
+MAX_EVENTS = 1_000
+MAX_VISITS = 1_000
 
 
 class RecordError(ValueError):
@@ -52,6 +64,91 @@ class Activity:
     name: str | None = None
 
 
+def _id_hash(activity_id: str) -> int:
+    """A 64-bit hash of an activity id: what `Dropped` remembers of a dropped activity."""
+    return int.from_bytes(hashlib.blake2b(activity_id.encode(), digest_size=8).digest(), "big")
+
+
+@dataclass
+class Dropped:
+    """The activities a contact dropped, counted in bounded space, as a function of the
+    *set* of ids seen (so re-delivery, order and replay never change it).
+
+    Up to `EXACT_LIMIT` dropped activities it holds their id hashes: the count is exact and
+    a re-delivered dropped activity is recognised. Beyond that it switches to a HyperLogLog
+    of every id the contact has seen (kept ones included; ~0.8% error): an exact count of
+    distinct ids needs memory proportional to it, which is what retention avoids.
+    """
+
+    EXACT_LIMIT = 2048
+    _P = 14  # HyperLogLog: 2**14 one-byte registers, ~0.8% standard error
+
+    hashes: set[int] = field(default_factory=set)
+    registers: bytearray | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.hashes) or self.registers is not None
+
+    def add(self, activity_id: str, kept_ids: Iterable[str]) -> bool:
+        """Remember one dropped id (`kept_ids`: the ids the contact keeps, which the
+        HyperLogLog must also hold when it starts); False if that changed nothing (the id
+        was dropped before)."""
+        hashed = _id_hash(activity_id)
+        if self.registers is not None:
+            return self._register(hashed)
+        if hashed in self.hashes:
+            return False
+        self.hashes.add(hashed)
+        if len(self.hashes) > self.EXACT_LIMIT:
+            self.registers = bytearray(1 << self._P)
+            for known in (*self.hashes, *map(_id_hash, kept_ids)):
+                self._register(known)
+            self.hashes = set()
+        return True
+
+    def seen(self, activity_id: str) -> None:
+        """A newly kept id: the HyperLogLog (if any) counts every id seen."""
+        if self.registers is not None:
+            self._register(_id_hash(activity_id))
+
+    def _register(self, hashed: int) -> bool:
+        assert self.registers is not None
+        rest_bits = 64 - self._P
+        rest = hashed & ((1 << rest_bits) - 1)
+        rank = rest_bits - rest.bit_length() + 1
+        slot = hashed >> rest_bits
+        if rank <= self.registers[slot]:
+            return False
+        self.registers[slot] = rank
+        return True
+
+    def count(self, kept: int) -> int:
+        """How many activities were dropped, for a contact that keeps `kept`."""
+        if self.registers is None:
+            return len(self.hashes)
+        m = len(self.registers)
+        estimate = 0.7213 / (1 + 1.079 / m) * m * m / sum(2.0 ** -r for r in self.registers)
+        zeros = self.registers.count(0)
+        if estimate <= 2.5 * m and zeros:
+            estimate = m * math.log(m / zeros)
+        return max(self.EXACT_LIMIT + 1, round(estimate) - kept)
+
+    def to_json(self) -> dict[str, str]:
+        """The stored form (in the document's unindexed `raw`)."""
+        if self.registers is not None:
+            return {"hll": base64.b64encode(bytes(self.registers)).decode()}
+        packed = b"".join(h.to_bytes(8, "big") for h in sorted(self.hashes))
+        return {"exact": base64.b64encode(packed).decode()}
+
+    @classmethod
+    def from_json(cls, data: dict[str, str]) -> Dropped:
+        if "hll" in data:
+            return cls(registers=bytearray(base64.b64decode(data["hll"])))
+        packed = base64.b64decode(data.get("exact", ""))
+        return cls(hashes={int.from_bytes(packed[i:i + 8], "big")
+                           for i in range(0, len(packed), 8)})
+
+
 @dataclass
 class Contact:
     """The current state of one contact: what a document is built from."""
@@ -61,10 +158,21 @@ class Contact:
     fields: dict[str, Any] = field(default_factory=dict)
     events: dict[str, Activity] = field(default_factory=dict)
     visits: dict[str, Activity] = field(default_factory=dict)
+    #: What retention dropped: the events and visits beyond the newest kept ones.
+    dropped_events: Dropped = field(default_factory=Dropped)
+    dropped_visits: Dropped = field(default_factory=Dropped)
 
     @property
     def key(self) -> tuple[str, str]:
         return (self.account, self.id)
+
+    @property
+    def events_dropped(self) -> int:
+        return self.dropped_events.count(len(self.events))
+
+    @property
+    def visits_dropped(self) -> int:
+        return self.dropped_visits.count(len(self.visits))
 
 
 @dataclass
@@ -182,12 +290,27 @@ def _contact_changes(record: dict[str, Any]) -> dict[str, Any]:
 
 
 class ContactStore:
-    """Applies records in stream order to an in-memory map of contacts."""
+    """Applies records in stream order to an in-memory map of contacts.
 
-    def __init__(self) -> None:
+    Each contact keeps at most `max_events` events and `max_visits` visits: the newest by
+    (ts, id); the rest are dropped and counted (`Contact.dropped_events`). The kept set is
+    always the top of everything seen, so a re-delivered dropped activity stays dropped.
+    """
+
+    def __init__(self, max_events: int = MAX_EVENTS, max_visits: int = MAX_VISITS) -> None:
+        if max_events < 1 or max_visits < 1:
+            raise ValueError("a contact must keep at least one event and one visit")
+        self.max_events = max_events
+        self.max_visits = max_visits
         self.contacts: dict[tuple[str, str], Contact] = {}
         #: Contacts deleted by the stream and not created again after their delete.
         self.deleted: set[tuple[str, str]] = set()
+        #: Whether the last `apply` changed anything (False for a repeated event, a field
+        #: set to the value it had, a delete of a contact that does not exist).
+        self.changed = False
+        #: Min-heaps of (ts, id) of the kept activities of full contacts, by (key, kind):
+        #: the oldest kept one is the next to drop. Built when a contact first fills up.
+        self._oldest: dict[tuple[str, str, str], list[tuple[str, str]]] = {}
 
     def _contact(self, account: str, contact_id: str) -> Contact:
         key = (account, contact_id)
@@ -202,6 +325,7 @@ class ContactStore:
 
         Raises RecordError (and changes nothing) when the record is malformed.
         """
+        self.changed = False
         if not isinstance(record, dict):
             raise RecordError("a record must be a JSON object")
         kind = record.get("type")
@@ -211,16 +335,21 @@ class ContactStore:
         if kind == "contact":
             contact_id = _text(record, "id")
             changes = _contact_changes(record)
+            self.changed = (account, contact_id) not in self.contacts
             contact = self._contact(account, contact_id)
+            before = dict(contact.fields)
             for name, value in changes.items():
                 if value is None:
                     contact.fields.pop(name, None)
                 else:
                     contact.fields[name] = value
+            self.changed = self.changed or contact.fields != before
             return contact.key
         if kind == "delete":
             contact_id = _text(record, "id")
-            self.contacts.pop((account, contact_id), None)
+            self.changed = self.contacts.pop((account, contact_id), None) is not None
+            for activity_kind in ("event", "visit"):
+                self._oldest.pop((account, contact_id, activity_kind), None)
             self.deleted.add((account, contact_id))
             return (account, contact_id)
         if kind in ("event", "visit"):
@@ -237,10 +366,40 @@ class ContactStore:
                         f"{kind} id {activity.id!r} was already applied with other content"
                     )
                 return key
-            contact = self._contact(account, contact_id)
-            (contact.events if kind == "event" else contact.visits)[activity.id] = activity
+            self.changed = existing is None
+            self._keep(self._contact(account, contact_id), kind, activity)
             return key
         raise RecordError("`type` must be one of contact, event, visit, delete")
+
+    def _keep(self, contact: Contact, kind: str, activity: Activity) -> None:
+        """Add a new activity under retention: it joins the kept ones unless the contact is
+        full and it is older than all of them; whatever falls out is counted as dropped."""
+        held, dropped, limit = (
+            (contact.events, contact.dropped_events, self.max_events) if kind == "event"
+            else (contact.visits, contact.dropped_visits, self.max_visits)
+        )
+        heap_key = (contact.account, contact.id, kind)
+        oldest = self._oldest.get(heap_key)
+        if oldest is None and len(held) < limit:
+            held[activity.id] = activity
+            dropped.seen(activity.id)
+            self.changed = True
+            return
+        if oldest is None:
+            oldest = self._oldest[heap_key] = [(a.ts, a.id) for a in held.values()]
+            heapq.heapify(oldest)
+        heapq.heappush(oldest, (activity.ts, activity.id))
+        held[activity.id] = activity
+        dropped_more = False
+        while len(held) > limit:
+            _, gone = heapq.heappop(oldest)
+            del held[gone]
+            dropped_more = dropped.add(gone, held) or dropped_more
+        if activity.id in held:
+            dropped.seen(activity.id)
+            self.changed = True
+        else:
+            self.changed = self.changed or dropped_more
 
 
 def read_records(lines: Iterable[str | bytes]) -> Iterator[tuple[int, Any | Reject]]:
@@ -265,9 +424,11 @@ def read_records(lines: Iterable[str | bytes]) -> Iterator[tuple[int, Any | Reje
             yield number, Reject(number, f"not valid JSON: {error}", line.rstrip("\r\n"))
 
 
-def fold_records(lines: Iterable[str | bytes]) -> tuple[ContactStore, list[Reject]]:
+def fold_records(
+    lines: Iterable[str | bytes], *, max_events: int = MAX_EVENTS, max_visits: int = MAX_VISITS,
+) -> tuple[ContactStore, list[Reject]]:
     """Fold a whole stream of JSON Lines into contacts, keeping every bad record aside."""
-    store = ContactStore()
+    store = ContactStore(max_events, max_visits)
     rejects: list[Reject] = []
     for number, record in read_records(lines):
         if isinstance(record, Reject):

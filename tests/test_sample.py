@@ -11,6 +11,7 @@ import subprocess
 import sys
 from collections import Counter, defaultdict
 from datetime import date, datetime
+from importlib import resources
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -65,7 +66,8 @@ def _ts(text: str) -> datetime:
 
 
 def test_shipped_file_equals_generate_with_defaults(records: list[Record]) -> None:
-    assert SAMPLE_PATH.parent.name == "data" and SAMPLE_PATH.parent.parent.name == "segql"
+    packaged = resources.files("segql.data").joinpath("sample.jsonl.gz")
+    assert packaged.read_bytes() == SAMPLE_PATH.read_bytes(), "shipped as package data"
     shipped = gzip.decompress(SAMPLE_PATH.read_bytes()).decode("utf-8").split("\n")
     assert shipped[-1] == "", "file must end with a newline"
     expected = [dumps(r) for r in records]

@@ -16,9 +16,9 @@ e-mail, SMS and push: mostly in time order, with the rough edges a real feed has
 Same arguments, same output, byte for byte: everything comes from one
 ``random.Random(seed)``; the clock and the global generator are never used.
 
-Regenerate the shipped set (``segql/data/sample.jsonl.gz``) with::
+Regenerate the shipped set (``core/data/sample.jsonl.gz``) with::
 
-    python -m segql.sample -o segql/data/sample.jsonl.gz
+    python -m segql.sample -o core/data/sample.jsonl.gz
 """
 
 from __future__ import annotations
