@@ -1,0 +1,94 @@
+"""Render the figures of bench/results/*.json as the Markdown table of BENCHMARKS.md:
+
+    python bench/report.py bench/results/bench-10000.json bench/results/bench-100000.json
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "**missed**"
+
+
+def rows(result: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    f = result["figures"]
+    out: list[tuple[str, str, str, str]] = []
+    if "compile" in f:
+        c = f["compile"]
+        out.append(("compile: luqum µs / segql µs (sum over the "
+                     f"{c['comparable_segments']} Lucene-expressible segments)",
+                     f"{c['speedup_segql_vs_luqum']}x (segql {c['segql_total_us']:.0f} µs, "
+                     f"luqum {c['luqum_total_us']:.0f} µs; per-segment median "
+                     f"{c['speedup_median_per_segment']}x)", "≥ 2x",
+                     _met(c["speedup_segql_vs_luqum"] >= 2)))
+    if "count" in f:
+        c = f["count"]
+        r = c["p50_ratio_wall_over_took_median_of_segments"]
+        out.append(("count: api.count wall p50 / ES took p50 (median over segments)",
+                     f"{r}x (all calls: wall p50 {c['all_wall_ms']['p50']:.2f} ms, p95 "
+                     f"{c['all_wall_ms']['p95']:.2f} ms; took p50 "
+                     f"{c['all_took_ms']['p50']:.0f} ms, p95 {c['all_took_ms']['p95']:.0f} ms)",
+                     "≤ 1.3x", _met(r <= 1.3)))
+        if "all_warm_wall_ms" in c:
+            out.append(("count: api.count wall, request cache warm (same call repeated)",
+                        f"p50 {c['all_warm_wall_ms']['p50']:.2f} ms, p95 "
+                        f"{c['all_warm_wall_ms']['p95']:.2f} ms", "—", "—"))
+        for name, row in c["naive"].items():
+            out.append((f"count: naive / segql took p50, `{name}`",
+                        f"{row['naive_over_segql_p50']}x (segql "
+                        f"{row['segql']['took_ms']['p50']:.0f} ms, "
+                        f"{row['segql']['count']:,} hits; naive "
+                        f"{row['naive']['took_ms']['p50']:.0f} ms, {row['naive']['count']:,} hits)",
+                        "(design check)", "—"))
+    if "export" in f:
+        e = f["export"]
+        out.append(("export: api.export / helpers.scan, recipients/s",
+                    f"{e['ratio_vs_scan']}x ({e['api_export']['rows_per_s_p50']:,}/s vs "
+                    f"{e['helpers_scan']['rows_per_s_p50']:,}/s; {e['segment_count']:,} rows)",
+                    "≥ 3x", _met(e["ratio_vs_scan"] >= 3)))
+        out.append(("export: api.export / sliced-PIT ids match_all (ceiling)",
+                    f"{e['ratio_vs_ceiling']}x (ceiling "
+                    f"{e['sliced_pit_ids_match_all']['rows_per_s_p50']:,}/s)", "≥ 0.7x",
+                    _met(e["ratio_vs_ceiling"] >= 0.7)))
+        out.append(("memory: peak RSS of `segql export --format ids`",
+                    f"{e['cli_export']['peak_rss_mb']} MB ({e['cli_export']['rows_per_s']:,} "
+                    "rows/s incl. process start)", "—", "—"))
+    if "initial_load" in f:
+        s = f["initial_load"]
+        out.append(("initial load: `segql index` / parallel_bulk of pre-built documents",
+                    f"{s['ratio_segql_vs_ceiling']}x ({s['segql_index']['contacts_per_s']:,} vs "
+                    f"{s['parallel_bulk_ceiling']['contacts_per_s']:,} contacts/s; segql "
+                    f"{s['segql_index']['records_per_s']:,} records/s, "
+                    f"{s['segql_index']['seconds']:.0f} s)", "≥ 0.8x",
+                    _met(s["ratio_segql_vs_ceiling"] >= 0.8)))
+        out.append(("memory: peak RSS of `segql index` (initial load)",
+                    f"{s['segql_index']['peak_rss_mb']} MB", "—", "—"))
+    if "freshness" in f and f["freshness"].get("latency_s"):
+        fr = f["freshness"]
+        lat = fr["latency_s"]
+        out.append(("freshness: write → api.count, under `segql index --follow`",
+                    f"p99 {lat['p99']} s (p50 {lat['p50']} s, {lat['n']} probes, "
+                    f"{fr['probes_unseen']} unseen; {fr['achieved_events_per_s']:,} events/s "
+                    "written)", "p99 ≤ 2 s", _met(lat["p99"] <= 2)))
+    return out
+
+
+def main(paths: list[str]) -> int:
+    for path in paths:
+        result = json.loads(Path(path).read_text())
+        m = result["machine"]
+        print(f"\n### {result['contacts']:,} contacts ({result['records']:,} records) — "
+              f"{m['date']}, run {result['run_seconds']:.0f} s\n")
+        print("| figure | measured | target | |\n|---|---|---|---|")
+        for row in rows(result):
+            print("| " + " | ".join(row) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
