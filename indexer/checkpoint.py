@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Any, cast
 
-from elasticsearch import BadRequestError, Elasticsearch
+from elasticsearch import Elasticsearch
 
 from segql.errors import InputError
+from segql.indexer.mapping import create_index_once
 
 CHECKPOINT_SUFFIX = "-checkpoints"
 #: The first line of an input, up to this many bytes, is part of its identity.
@@ -180,18 +181,10 @@ class CheckpointStore:
         })
 
     def _ensure_index(self) -> None:
-        if self._ready:
-            return
-        if not self.es.indices.exists(index=self.index):
-            try:
-                self.es.indices.create(
-                    index=self.index,
-                    settings={"number_of_shards": 1, "number_of_replicas": 0},
-                    mappings={"dynamic": False, "properties": {
-                        "path": {"type": "keyword"}, "updated": {"type": "date"}}},
-                )
-            except BadRequestError as error:  # another indexer created it just now
-                if error.message != "resource_already_exists_exception":
-                    raise
-        self.es.cluster.health(index=self.index, wait_for_active_shards=1, timeout="30s")
-        self._ready = True
+        if not self._ready:
+            create_index_once(self.es, self.index, {
+                "settings": {"number_of_shards": 1, "number_of_replicas": 0},
+                "mappings": {"dynamic": False, "properties": {
+                    "path": {"type": "keyword"}, "updated": {"type": "date"}}},
+            })
+            self._ready = True

@@ -43,7 +43,7 @@ from segql.errors import SegqlError
 from segql.indexer.catalog_store import CatalogStore, catalog_index_name, merge_conflicts
 from segql.indexer.checkpoint import Checkpoint, CheckpointStore, Input
 from segql.indexer.document import contact_document, document_contact, document_id
-from segql.indexer.mapping import index_body
+from segql.indexer.mapping import create_index_once, index_body
 from segql.indexer.records import (
     ACCOUNT_ID,
     MAX_EVENTS,
@@ -197,14 +197,7 @@ def ensure_index(es: Elasticsearch, index: str) -> bool:
         if missing:  # an index from before them (putting needs `manage`: only then)
             es.indices.put_mapping(index=index, properties=missing)
         return False
-    try:
-        es.indices.create(index=index, **body)
-    except ApiError as error:
-        if error.message != "resource_already_exists_exception":
-            raise
-        return False
-    es.cluster.health(index=index, wait_for_active_shards=1, timeout="30s")
-    return True
+    return create_index_once(es, index, body)
 
 
 def _retryable(error: Exception) -> bool:
