@@ -25,11 +25,14 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import heapq
 import io
 import json
 import os
+import pickle
 import random
 import sys
+import tempfile
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -47,6 +50,9 @@ DEFAULT_SEED = 7
 DEFAULT_ACCOUNT = "demo"
 DEFAULT_START = "2024-11-01T00:00:00Z"
 DEFAULT_END = "2026-11-01T00:00:00Z"
+#: Records held in memory before a sorted run is spilled to a temporary file.
+SPILL_RECORDS = 2_000_000
+SPILL_BLOCK = 10_000
 
 KEY_ORDER: tuple[str, ...] = (
     "type", "account", "contact", "id", "name", "ts", "url",
@@ -308,6 +314,8 @@ class _Builder:
         self.emails: set[str] = set()
         self.stream: list[tuple[int, int, Record]] = []
         self.seq = 0
+        #: The seqs of spilled records that a later entry repeats (`_spill`).
+        self.shared: set[int] = set()
         self.products = self._catalog()
 
     # -- plumbing
@@ -349,20 +357,49 @@ class _Builder:
         n_del = max(1, round(n * 0.005)) if n >= 20 else 0
         deletable = [i for i in order[n_heavy + n_orphan :] if created[i] < self.t1 - 30 * DAY]
         deleted = set(deletable[:n_del])
+        runs: list[Iterator[tuple[int, int, Record | int]]] = []
         for i in range(n):
             self._contact(
                 i, created[i], heavy=i in heavy, orphan=i in orphan,
                 late=i in late, deleted=i in deleted,
             )  # fmt: skip
+            if len(self.stream) >= SPILL_RECORDS:
+                runs.append(self._spill())
         self.stream.sort(key=lambda e: (e[0], e[1]))
         counters = {"event": 0, "visit": 0}
         prefix = {"event": "e", "visit": "v"}
-        for _, _, rec in self.stream:
+        # (arrival, seq) is unique, so the merge of sorted runs is the order a single sort
+        # gives: the stream does not depend on SPILL_RECORDS
+        held: dict[int, Record] = {}
+        for _, seq, entry in heapq.merge(*runs, self.stream):
+            rec = held[entry] if isinstance(entry, int) else entry
+            if seq in self.shared:
+                held[seq] = rec
             kind = rec["type"]
             if kind in counters and "id" not in rec:
                 counters[kind] += 1
                 rec["id"] = f"{prefix[kind]}{counters[kind]:07d}"
             yield canonical(rec)
+
+    def _spill(self) -> Iterator[tuple[int, int, Record | int]]:
+        """The records built so far, sorted, moved to a temporary file (a large stream
+        does not fit in memory); returns their reader."""
+        self.stream.sort(key=lambda e: (e[0], e[1]))
+        # A record pushed twice (a redelivery) is one object, which gets one id; on disk
+        # the second entry names the first one's seq instead (see `run`).
+        firsts: dict[int, int] = {}
+        entries: list[tuple[int, int, Record | int]] = []
+        for arrival, seq, rec in self.stream:
+            first = firsts.setdefault(id(rec), seq)
+            if first != seq:
+                self.shared.add(first)
+            entries.append((arrival, seq, rec if first == seq else first))
+        spilled = tempfile.TemporaryFile()  # noqa: SIM115 - closed by the reader
+        for start in range(0, len(entries), SPILL_BLOCK):
+            pickle.dump(entries[start : start + SPILL_BLOCK], spilled)
+        self.stream = []
+        spilled.seek(0)
+        return _read_spilled(spilled)
 
     # -- one contact with everything that belongs to it
 
@@ -714,6 +751,16 @@ class _Builder:
 # --- public API --------------------------------------------------------------
 
 
+def _read_spilled(spilled: IO[bytes]) -> Iterator[tuple[int, int, Record | int]]:
+    with spilled:
+        while True:
+            try:
+                block = pickle.load(spilled)
+            except EOFError:
+                return
+            yield from block
+
+
 def generate(
     contacts: int = DEFAULT_CONTACTS,
     seed: int = DEFAULT_SEED,
@@ -723,8 +770,9 @@ def generate(
 ) -> Iterator[Record]:
     """Yield §8 input records for ``contacts`` contacts, deterministically for ``seed``.
 
-    Activity lies in [start, end). The whole stream is built in memory before
-    the first record is yielded (about 20 records per contact).
+    Activity lies in [start, end). The stream is built before the first record is
+    yielded (about 20 records per contact): in memory, and in sorted runs on temporary
+    files beyond SPILL_RECORDS, so 1M contacts (21M records) fit in a few GB.
     """
     if contacts < 0:
         raise ValueError(f"contacts must be >= 0, got {contacts}")
