@@ -74,6 +74,10 @@ class _Stop:
               help="Keep applying what is appended to FILE (like tail -F) until stopped.")
 @click.option("--from-start", is_flag=True,
               help="Ignore the checkpoints: apply every FILE from its first line.")
+@click.option("--incremental", is_flag=True,
+              help="Apply in batches even on an empty index (by default a whole input "
+              "going to an index with no contact is loaded partition by partition, each "
+              "contact written once: docs/indexer.md).")
 @click.option("--max-wait", type=click.FloatRange(min=0), default=DEFAULT_MAX_WAIT,
               show_default=True, help="Seconds to keep retrying while Elasticsearch is "
               "unreachable or overloaded before failing.")
@@ -84,7 +88,7 @@ class _Stop:
 @guarded
 def index(files: tuple[str, ...], index: str | None, rejects_path: str, dry_run: bool,
           batch_size: int, rate: float | None, follow: bool, from_start: bool,
-          max_wait: float, max_events: int, max_visits: int) -> None:
+          incremental: bool, max_wait: float, max_events: int, max_visits: int) -> None:
     """Apply contact, event, visit and delete records to the contact documents.
 
     Incremental and idempotent: records merge into what is stored, and applying a record
@@ -106,7 +110,7 @@ def index(files: tuple[str, ...], index: str | None, rejects_path: str, dry_run:
                           max_events=max_events, max_visits=max_visits)
         run = Run(indexer, RejectsFile(rejects_path),
                   RunOptions(batch_size=batch_size, rate=rate, follow=follow,
-                             from_start=from_start),
+                             from_start=from_start, incremental=incremental),
                   progress=stderr_progress(), stop=stop)
         totals = run.run(files)
     finally:

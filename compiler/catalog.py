@@ -19,6 +19,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from segql.errors import InputError
@@ -258,7 +259,13 @@ def value_type(value: Any) -> FieldType:
         return "boolean"
     if isinstance(value, int | float):
         return "number"
-    return "date" if isinstance(value, str) and parse_instant(value) is not None else "text"
+    return _text_type(value) if isinstance(value, str) else "text"
+
+
+@lru_cache(maxsize=1 << 14)
+def _text_type(text: str) -> FieldType:
+    """Cached: learning sees the same texts (cities, campaigns) over and over."""
+    return "date" if parse_instant(text) is not None else "text"
 
 
 def fits(found: FieldType, expected: FieldType) -> bool:
@@ -361,18 +368,25 @@ class _Learner:
     def __init__(self) -> None:
         self.first: dict[Entry, FieldType] = {}
         self.event_names: list[str] = []
-        self.seen: dict[Entry, dict[FieldType, Sighting]] = {}
+        #: Per entry and type: how many values, and the first one (example, contact).
+        self.counts: dict[Entry, dict[FieldType, int]] = {}
+        self.firsts: dict[tuple[Entry, FieldType], tuple[Any, str]] = {}
 
     def value(self, entry: Entry, value: Any, contact: str) -> None:
         for item in present(value):
             type_ = value_type(item)
-            sightings = self.seen.setdefault(entry, {})
-            found = sightings.get(type_)
-            sightings[type_] = (
-                Sighting(type_, _example(item), contact) if found is None
-                else Sighting(type_, found.example, found.contact, found.count + 1)
-            )
-            self.first.setdefault(entry, type_)
+            counts = self.counts.setdefault(entry, {})
+            if type_ in counts:
+                counts[type_] += 1
+            else:
+                counts[type_] = 1
+                self.firsts[(entry, type_)] = (_example(item), contact)
+                self.first.setdefault(entry, type_)
+
+    def seen(self) -> dict[Entry, dict[FieldType, Sighting]]:
+        return {entry: {type_: Sighting(type_, *self.firsts[(entry, type_)], count)
+                        for type_, count in counts.items()}
+                for entry, counts in self.counts.items()}
 
     def contact(self, contact: Contact) -> None:
         for name, value in contact.fields.items():
@@ -417,4 +431,4 @@ def learn(contacts: Iterable[Contact], *, account: str | None = None) -> LearnRe
     chosen = (c for c in contacts if account is None or c.account == account)
     for contact in sorted(chosen, key=lambda c: (c.id, c.account)):
         learner.contact(contact)
-    return _resolved(learner.catalog(), learner.seen)
+    return _resolved(learner.catalog(), learner.seen())

@@ -47,6 +47,7 @@ add at most seven per name.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 from segql.indexer.records import Activity, Contact, Dropped
@@ -85,32 +86,57 @@ def value_slots(value: Any) -> dict[str, list[Any]]:
         elif isinstance(item, int | float):
             slots.setdefault("n", []).append(float(item) + 0.0)  # -0.0 is 0.0
         elif isinstance(item, str):
-            folded = fold(item)
+            folded, reversed_, suffix_list, instant = _text_slots(item)
             slots.setdefault("v", []).append(item)
             slots.setdefault("f", []).append(folded)
-            slots.setdefault("r", []).append(reverse(folded))
-            slots.setdefault("s", []).extend(suffixes(folded))
-            instant = parse_instant(item)
+            slots.setdefault("r", []).append(reversed_)
+            slots.setdefault("s", []).extend(suffix_list)
             if instant is not None:
-                slots.setdefault("d", []).append(iso_millis(instant))
+                slots.setdefault("d", []).append(instant)
     if "s" in slots:
         slots["s"] = sorted(set(slots["s"]))
     return slots
 
 
+@lru_cache(maxsize=1 << 14)
+def _text_slots(text: str) -> tuple[str, str, tuple[str, ...], str | None]:
+    """fold, reversed fold, suffixes and ISO instant of a text: cached, because the same
+    texts (cities, campaigns, URLs) recur across contacts and suffixes are the costly part
+    of building a document."""
+    folded = fold(text)
+    instant = parse_instant(text)
+    return (folded, reverse(folded), tuple(suffixes(folded)),
+            None if instant is None else iso_millis(instant))
+
+
+def _encoded_prop(name: str, value: Any) -> list[tuple[str, list[str]]]:
+    """One property's encoded slots (`p<slot>`, `name NUL value` items)."""
+    encoded = []
+    for slot, items in value_slots(value).items():
+        if slot == "v":
+            continue
+        if slot == "n":
+            items = [sortable_number(n) for n in items]
+        elif slot == "d":
+            items = [sortable_instant(parse_instant(d)) for d in items]  # type: ignore[arg-type]
+        elif slot == "b":
+            items = ["true" if b else "false" for b in items]
+        encoded.append(("p" + slot, [name + SEP + str(i) for i in items]))
+    return encoded
+
+
+#: Scalar properties recur (campaign, device, url): their encoding is cached. `typed`, so
+#: that True, 1 and 1.0 (equal in Python) are encoded apart.
+_encoded_scalar_prop = lru_cache(maxsize=1 << 14, typed=True)(_encoded_prop)
+
+
 def _encoded_props(props: dict[str, Any]) -> dict[str, list[str]]:
     encoded: dict[str, list[str]] = {}
     for name, value in props.items():
-        for slot, items in value_slots(value).items():
-            if slot == "v":
-                continue
-            if slot == "n":
-                items = [sortable_number(n) for n in items]
-            elif slot == "d":
-                items = [sortable_instant(parse_instant(d)) for d in items]  # type: ignore[arg-type]
-            elif slot == "b":
-                items = ["true" if b else "false" for b in items]
-            encoded.setdefault("p" + slot, []).extend(name + SEP + str(i) for i in items)
+        pairs = (_encoded_prop(name, value) if isinstance(value, list | dict)
+                 else _encoded_scalar_prop(name, value))
+        for key, items in pairs:
+            encoded.setdefault(key, []).extend(items)
     return {key: items for key, items in encoded.items() if items}
 
 

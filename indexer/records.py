@@ -28,6 +28,7 @@ import math
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from segql.values import MAX_TEXT_BYTES, fold, iso_millis, parse_instant
@@ -214,8 +215,16 @@ def _check_value(name: str, value: Any) -> None:
             raise RecordError(f"`{name}`: nested objects and lists are not supported")
         if isinstance(item, int | float) and not isinstance(item, bool) and not _finite(item):
             raise RecordError(f"`{name}`: number out of range (finite doubles only)")
-        if isinstance(item, str) and max(_utf8_len(item), _utf8_len(fold(item))) > MAX_TEXT_BYTES:
+        if isinstance(item, str) and _text_bytes(item) > MAX_TEXT_BYTES:
             raise RecordError(f"`{name}`: text longer than {MAX_TEXT_BYTES} bytes (UTF-8)")
+
+
+def _text_bytes(text: str) -> int:
+    """The UTF-8 length of a text or of its fold, whichever is longer (the fold is what is
+    indexed). ASCII, the common case, folds to as many bytes and has no surrogate."""
+    if text.isascii():
+        return len(text)
+    return max(_utf8_len(text), _utf8_len(fold(text)))
 
 
 def _finite(number: float) -> bool:
@@ -225,7 +234,9 @@ def _finite(number: float) -> bool:
         return False
 
 
+@lru_cache(maxsize=1 << 12)
 def _check_name(name: str) -> None:
+    """Cached: the same few names recur on every record (a bad one raises, not cached)."""
     if not name or _utf8_len(name) > MAX_NAME_BYTES or any(ord(ch) < 32 for ch in name):
         raise RecordError(f"bad field or property name {name[:80]!r}: 1-{MAX_NAME_BYTES} "
                           "bytes, no control characters")

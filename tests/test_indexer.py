@@ -26,7 +26,18 @@ from segql.indexer.document import contact_document
 from segql.indexer.loader import load
 from segql.indexer.mapping import index_body
 from segql.indexer.records import Activity, Contact, ContactStore, Dropped, fold_records
-from segql.indexer.sync import Indexer, Progress, batched, ensure_index, stored_contacts
+from segql.indexer.sync import (
+    Indexer,
+    Line,
+    Progress,
+    RejectsFile,
+    Run,
+    RunOptions,
+    batched,
+    ensure_index,
+    parse_line,
+    stored_contacts,
+)
 
 SEGQL = str(Path(sys.executable).with_name("segql"))
 
@@ -137,6 +148,71 @@ def test_the_same_stream_twice_or_shuffled_gives_the_same_index(
         assert assert_index_is_the_fold(es, other, shuffled) == first
     finally:
         es.options(ignore_status=404).indices.delete(index=f"{other},{other}-catalog")
+
+
+# -- the initial load ---------------------------------------------------------------------
+
+
+def _sources(es: Elasticsearch, index: str) -> dict[str, Any]:
+    es.indices.refresh(index=index)
+    return {hit["_id"]: hit["_source"] for hit in
+            es.search(index=index, size=10_000, query={"match_all": {}})["hits"]["hits"]}
+
+
+def test_the_initial_load_writes_what_batches_write(
+    es: Elasticsearch, index: str, index_name: str, tmp_path: Path
+) -> None:
+    """An input going to an empty index is split into partitions by contact and each
+    contact is written once (here 7 partitions); the documents are the batched way's,
+    byte for byte, and so are the counts and the catalog."""
+    lines = sample_lines(300)
+    data = tmp_path / "records.jsonl"
+    data.write_text("\n".join(lines) + "\n")
+    partition = data.stat().st_size // 7 + 1
+    runs = {}
+    other = f"{index_name}-batched"
+    try:
+        for target, options in ((index, RunOptions(partition_bytes=partition)),
+                                (other, RunOptions(batch_size=500, incremental=True))):
+            indexer = Indexer(es, target)
+            runs[target] = Run(indexer, RejectsFile(str(tmp_path / f"{target}.rejects")),
+                               options).run([str(data)])
+        loaded, batched_way = runs[index], runs[other]
+        assert loaded.counts() == batched_way.counts()
+        contacts = len(fold_records(lines)[0].contacts)
+        assert loaded.written == contacts, "the initial load writes each contact once"
+        assert batched_way.written > contacts
+        assert _sources(es, index) == _sources(es, other)
+        assert_index_is_the_fold(es, index, lines)
+        catalogs = [es.search(index=f"{name}-catalog")["hits"]["hits"][0]["_source"]
+                    for name in (index, other)]
+        assert catalogs[0] == catalogs[1]
+        again = Run(Indexer(es, index), RejectsFile(str(tmp_path / "again.rejects")),
+                    RunOptions(partition_bytes=partition)).run([str(data)])
+        assert again.written == 0, "the checkpoint says the input is applied"
+    finally:
+        es.options(ignore_status=404).indices.delete(
+            index=f"{other},{other}-catalog,{checkpoint_index_name(other)}")
+
+
+def test_the_initial_load_merges_contacts_stored_meanwhile(
+    es: Elasticsearch, index: str
+) -> None:
+    """`load` assumes contacts are new; one that another writer stored first fails its
+    `create` and is read and merged as `apply` does: nothing is overwritten."""
+    first = [json.dumps(contact("c1", fields={"city": "Kraków", "age": 30})),
+             json.dumps(event("e1", "c1"))]
+    later = [json.dumps(contact("c1", fields={"age": 31})), json.dumps(event("e2", "c1")),
+             json.dumps(contact("c2"))]
+    indexer = Indexer(es, index)
+    indexer.apply([Line(n, parse_line(n, raw.encode())) for n, raw in enumerate(first, 1)])
+    result = indexer.load([Line(n, parse_line(n, raw.encode()))
+                           for n, raw in enumerate(later, 3)])
+    assert result.rejects == []
+    stored = assert_index_is_the_fold(es, index, first + later)
+    assert stored[("acme", "c1")].fields == {"city": "Kraków", "age": 31}
+    assert set(stored[("acme", "c1")].events) == {"e1", "e2"}
+    assert indexer.stats.retried >= 1, "c1's create was refused and retried as a merge"
 
 
 # -- rejects -------------------------------------------------------------------------------
