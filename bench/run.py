@@ -16,13 +16,14 @@ import argparse
 import json
 import os
 import platform
+import random
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -35,13 +36,12 @@ from suite import ACCOUNT, EXPORT_CANDIDATES, NOW, SAVED, SEGMENTS, naive_bodies
 from segql import api, sample
 from segql.compiler import segments as compiler_segments
 from segql.connection import connect
-from segql.indexer.document import contact_document, document_id
 from segql.indexer.mapping import index_body
-from segql.indexer.records import fold_records
 
 CACHE = Path(os.environ.get("SEGQL_BENCH_CACHE", "/tmp/segql-bench"))
 SEED = 7
 SEGQL = str(Path(sys.executable).with_name("segql"))
+SCAN_ONCE_ABOVE = 200_000
 
 
 def log(message: str) -> None:
@@ -117,7 +117,9 @@ def run_measured(cmd: list[str], **kw: Any) -> tuple[float, int, subprocess.Comp
 
 def initial_load(es: Elasticsearch, data: Path, index: str, env: dict[str, str]
                  ) -> dict[str, Any]:
-    """`segql index` (CLI, subprocess) vs parallel_bulk of pre-built documents."""
+    """`segql index` (CLI, subprocess) on an empty index vs `helpers.parallel_bulk` of the
+    same documents pre-built: those segql wrote, dumped from its index to a file as JSON
+    (not timed) and sent as they are (no client-side encoding: the ceiling)."""
     drop(es, index)
     rejects = CACHE / f"rejects-{index}.jsonl"
     log(f"load: segql index {data.name} -> {index}")
@@ -126,31 +128,33 @@ def initial_load(es: Elasticsearch, data: Path, index: str, env: dict[str, str]
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     es.indices.refresh(index=index)
     contacts = int(es.count(index=index)["count"])
-    log(f"load: {contacts:,} contacts in {seconds:.1f}s; building documents for the ceiling")
-
+    log(f"load: {contacts:,} contacts in {seconds:.1f}s "
+        f"({contacts / seconds:,.0f}/s); dumping the documents for the ceiling")
+    dump = CACHE / f"documents-{index}.tsv"
     t0 = time.perf_counter()
-    with data.open("rb") as lines:
-        store, _ = fold_records(lines)
-    fold_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    actions = [{"_index": f"{index}-ceiling", "_id": document_id(*key), "_routing": key[0],
-                "_source": contact_document(contact)}
-               for key, contact in store.contacts.items()]
-    build_s = time.perf_counter() - t0
-    del store
+    dumped = _dump_documents(es, index, dump)
+    dump_s = time.perf_counter() - t0
     ceiling = f"{index}-ceiling"
     drop(es, ceiling)
     es.indices.create(index=ceiling, **index_body())
-    log(f"load: parallel_bulk of {len(actions):,} pre-built documents")
+
+    def actions() -> Iterator[dict[str, Any]]:
+        with dump.open("rb") as lines:
+            for line in lines:
+                doc_id, source = line.rstrip(b"\n").split(b"\t", 1)
+                yield {"_index": ceiling, "_id": doc_id.decode(), "_routing": ACCOUNT,
+                       "_source": source}
+
+    log(f"load: parallel_bulk of {dumped:,} pre-built documents")
     t0 = time.perf_counter()
-    for ok, item in helpers.parallel_bulk(es, actions, thread_count=4, chunk_size=500,
+    for ok, item in helpers.parallel_bulk(es, actions(), thread_count=4, chunk_size=500,
                                           max_chunk_bytes=8 << 20):
         if not ok:
             raise RuntimeError(f"bulk failure: {item}")
     es.indices.refresh(index=ceiling)
     bulk_s = time.perf_counter() - t0
-    ceiling_contacts = len(actions)
-    del actions
+    ceiling_contacts = int(es.count(index=ceiling)["count"])
+    dump.unlink()
     drop(es, ceiling)
     segql_rate = contacts / seconds
     ceiling_rate = ceiling_contacts / bulk_s
@@ -161,38 +165,43 @@ def initial_load(es: Elasticsearch, data: Path, index: str, env: dict[str, str]
                         "peak_rss_mb": round(peak / 2**20, 1), "summary": summary},
         "parallel_bulk_ceiling": {"seconds": round(bulk_s, 2), "contacts": ceiling_contacts,
                                   "contacts_per_s": round(ceiling_rate),
-                                  "not_timed_fold_s": round(fold_s, 2),
-                                  "not_timed_build_documents_s": round(build_s, 2)},
+                                  "not_timed_dump_s": round(dump_s, 2)},
         "ratio_segql_vs_ceiling": ratio(segql_rate, ceiling_rate),
         "target": 0.8,
     }
 
 
-def bulk_load(es: Elasticsearch, data: Path, index: str) -> dict[str, Any]:
-    """Load `index` the ceiling's way (fold, `contact_document`, parallel_bulk) and learn
-    the catalog as the indexer would: for sizes where `segql index` takes too long to wait
-    for. The load figure is then NOT measured (the result says so)."""
-    from segql.compiler.catalog import learn
-    from segql.indexer.catalog_store import CatalogStore, catalog_index_name
+def _dump_documents(es: Elasticsearch, index: str, path: Path, slices: int = 2) -> int:
+    """Every document's `_id` and `_source` (re-encoded compactly) as `id TAB json` lines:
+    a sliced PIT scan, one thread per slice."""
+    pit = es.open_point_in_time(index=index, keep_alive="5m")["id"]
+    counts = [0] * slices
+    lock = threading.Lock()
 
-    drop(es, index)
-    t0 = time.perf_counter()
-    with data.open("rb") as lines:
-        store, _ = fold_records(lines)
-    es.indices.create(index=index, **index_body())
-    actions = ({"_index": index, "_id": document_id(*key), "_routing": key[0],
-                "_source": contact_document(contact)}
-               for key, contact in store.contacts.items())
-    for ok, item in helpers.parallel_bulk(es, actions, thread_count=4, chunk_size=500,
-                                          max_chunk_bytes=8 << 20):
-        if not ok:
-            raise RuntimeError(f"bulk failure: {item}")
-    CatalogStore(es, catalog_index_name(index)).merge_learned(
-        ACCOUNT, learn(store.contacts.values(), account=ACCOUNT))
-    es.indices.refresh(index=index)
-    return {"mode": "bulk (fold + contact_document + parallel_bulk, catalog learned); "
-                    "`segql index` not measured in this run",
-            "contacts": len(store.contacts), "seconds": round(time.perf_counter() - t0, 1)}
+    def one(i: int, out: Any) -> None:
+        after: list[Any] | None = None
+        while True:
+            page = es.search(pit={"id": pit, "keep_alive": "5m"}, size=1000,
+                             sort=["_shard_doc"], slice={"id": i, "max": slices},
+                             search_after=after, track_total_hits=False)["hits"]["hits"]
+            if not page:
+                return
+            text = "".join(hit["_id"] + "\t" + json.dumps(hit["_source"], ensure_ascii=False,
+                                                          separators=(",", ":")) + "\n"
+                           for hit in page)
+            with lock:
+                out.write(text)
+            counts[i] += len(page)
+            after = page[-1]["sort"]
+
+    with path.open("w", encoding="utf-8") as out:
+        threads = [threading.Thread(target=one, args=(i, out)) for i in range(slices)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    es.close_point_in_time(id=pit)
+    return sum(counts)
 
 
 def compile_figure(ctx: Any, reps: int) -> dict[str, Any]:
@@ -275,6 +284,12 @@ def count_figure(es: Elasticsearch, ctx: Any, index: str, reps: int) -> dict[str
         walls_all += walls
         tooks_all += tooks
         warm_walls += warm
+    # the floor: a search that does no work, through the same client and connection
+    floor = []
+    for _ in range(reps * 5):
+        t0 = time.perf_counter()
+        es.search(index=index, routing=ctx.account, size=0, query={"match_none": {}})
+        floor.append((time.perf_counter() - t0) * 1000)
     naive: dict[str, Any] = {}
     texts = {name: text for name, text, _ in SEGMENTS}
     for name, body in naive_bodies(ctx.account).items():
@@ -306,6 +321,9 @@ def count_figure(es: Elasticsearch, ctx: Any, index: str, reps: int) -> dict[str
         "p50_overhead_ms": round(statistics.median(walls_all) - statistics.median(tooks_all),
                                  2),
         "target_ratio": 1.3,
+        "client_floor_ms": stats(floor),
+        "client_floor_what": "wall of es.search(size 0, match_none) on the same client: the "
+                             "HTTP round trip and response handling any count pays",
         "naive": naive,
         "naive_note": "scripts (painless) don't exist on the pinned integ-test-zip "
                       "distribution, so the naive forms are leading wildcards and "
@@ -354,7 +372,9 @@ def export_figure(es: Elasticsearch, ctx: Any, index: str, contacts: int, env: d
     for label, fn in (("api_export", segql_export), ("helpers_scan", scan),
                       ("sliced_pit_ids_match_all", ceiling)):
         rates, rows = [], 0
-        for _ in range(reps):
+        # helpers.scan reads ~1.6k rows/s: above SCAN_ONCE_ABOVE rows it runs once
+        for _ in range(1 if label == "helpers_scan" and counts[text] > SCAN_ONCE_ABOVE
+                       else reps):
             t0 = time.perf_counter()
             rows = fn()
             rates.append(rows / (time.perf_counter() - t0))
@@ -375,10 +395,12 @@ def export_figure(es: Elasticsearch, ctx: Any, index: str, contacts: int, env: d
 
 
 def freshness(es: Elasticsearch, ctx: Any, index: str, env: dict[str, str],
-              seconds: float, rate: int) -> dict[str, Any]:
+              seconds: float, rate: int, spread: int) -> dict[str, Any]:
     """A sustained event stream appended to a file under `segql index --follow`; probes
-    (events with a unique property) are timed from their write until api.count sees them."""
-    contacts = [f"c{i:06d}" for i in range(1, 1001)]
+    (events with a unique property) are timed from their write until api.count sees them.
+    The events go to contacts drawn at random (seeded) from the first `spread` ids."""
+    picker = random.Random(SEED)
+    contacts = [f"c{picker.randint(1, spread):06d}" for _ in range(10_000)]
     with tempfile.NamedTemporaryFile("w", dir=CACHE, prefix="follow-", suffix=".jsonl",
                                      delete=False) as first:
         path = Path(first.name)
@@ -453,6 +475,7 @@ def freshness(es: Elasticsearch, ctx: Any, index: str, env: dict[str, str],
                 "a probe event with a unique property; latency = its write (flushed) until "
                 "api.count(event Login where device = probe) >= 1",
         "duration_s": seconds, "target_rate": rate, "achieved_events_per_s": round(achieved),
+        "contacts_drawn_from": spread,
         "probes": len(latencies) + len(pending), "probes_unseen": len(pending),
         "latency_s": {k: round(v, 3) for k, v in stats(latencies).items()}
         if latencies else None,
@@ -473,33 +496,18 @@ def machine(es: Elasticsearch) -> dict[str, Any]:
             "date": datetime.now(UTC).isoformat(timespec="seconds")}
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--contacts", type=int, default=10_000)
-    parser.add_argument("--out", default="bench/results")
-    parser.add_argument("--reps", type=int, default=20, help="count reps per segment")
-    parser.add_argument("--compile-reps", type=int, default=200)
-    parser.add_argument("--export-reps", type=int, default=3)
-    parser.add_argument("--freshness-seconds", type=float, default=30.0,
-                        help="0 skips the freshness figure")
-    parser.add_argument("--rate", type=int, default=1000, help="freshness: events/s")
-    parser.add_argument("--load", choices=["cli", "bulk"], default="cli",
-                        help="bulk: load without measuring `segql index` (large N)")
-    parser.add_argument("--skip-load", action="store_true",
-                        help="reuse the index loaded by an earlier run")
-    args = parser.parse_args(argv)
-
-    es = connect()
-    url = os.environ.get("ELASTICSEARCH_URL")
-    env = {**os.environ, **({"ELASTICSEARCH_URL": url} if url else {})}
-    index = f"bench-{args.contacts}"
+def run_size(es: Elasticsearch, args: argparse.Namespace, contacts_wanted: int,
+             env: dict[str, str], run_id: str) -> None:
+    """Every figure for one data size, saved to `bench-<N>.json` as it is measured."""
+    index = f"bench-{contacts_wanted}"
     started = time.perf_counter()
-    results: dict[str, Any] = {"contacts": args.contacts, "seed": SEED, "index": index,
+    results: dict[str, Any] = {"contacts": contacts_wanted, "seed": SEED, "index": index,
+                               "run": run_id, "command": " ".join(sys.argv),
                                "machine": machine(es), "figures": {}}
     figures = results["figures"]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    target = out / f"bench-{args.contacts}.json"
+    target = out / f"bench-{contacts_wanted}.json"
 
     def save() -> None:
         results["run_seconds"] = round(time.perf_counter() - started, 1)
@@ -509,13 +517,10 @@ def main(argv: list[str] | None = None) -> int:
         earlier = json.loads(target.read_text()).get("figures", {})
         if "initial_load" in earlier:
             figures["initial_load"] = {**earlier["initial_load"], "from_earlier_run": True}
-    data = dataset(args.contacts)
-    results["records"] = sum(1 for _ in data.open("rb"))
-    if not args.skip_load and args.load == "bulk":
-        results["load"] = bulk_load(es, data, index)
-        log(f"bulk load: {results['load']}")
-        save()
-    elif not args.skip_load:
+    data = dataset(contacts_wanted)
+    with data.open("rb") as lines:
+        results["records"] = sum(1 for _ in lines)
+    if not args.skip_load:
         figures["initial_load"] = initial_load(es, data, index, env)
         log(f"load: {figures['initial_load']['ratio_segql_vs_ceiling']}x of the ceiling")
         save()
@@ -536,11 +541,38 @@ def main(argv: list[str] | None = None) -> int:
     figures["export"] = export_figure(es, ctx, index, contacts, env, args.export_reps)
     save()
     if args.freshness_seconds > 0:
-        figures["freshness"] = freshness(es, ctx, index, env, args.freshness_seconds,
-                                         args.rate)
-        log(f"freshness: {figures['freshness']['latency_s']}")
+        # the figure: events for any of the account's contacts; then a hot set where every
+        # event rewrites one of 1,000 contacts (each gets ~1 event/s)
+        for name, spread in (("freshness", contacts), ("freshness_hot_1000", 1000)):
+            figures[name] = freshness(es, ctx, index, env, args.freshness_seconds,
+                                      args.rate, spread)
+            log(f"{name}: {figures[name]['latency_s']}")
+            save()
     save()
     log(f"wrote {target} in {results['run_seconds']}s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--contacts", type=int, nargs="+", default=[100_000],
+                        help="data sizes, measured one after the other in this run")
+    parser.add_argument("--out", default="bench/results")
+    parser.add_argument("--reps", type=int, default=20, help="count reps per segment")
+    parser.add_argument("--compile-reps", type=int, default=200)
+    parser.add_argument("--export-reps", type=int, default=3)
+    parser.add_argument("--freshness-seconds", type=float, default=30.0,
+                        help="0 skips the freshness figure")
+    parser.add_argument("--rate", type=int, default=1000, help="freshness: events/s")
+    parser.add_argument("--skip-load", action="store_true",
+                        help="reuse the index loaded by an earlier run")
+    args = parser.parse_args(argv)
+
+    es = connect()
+    url = os.environ.get("ELASTICSEARCH_URL")
+    env = {**os.environ, **({"ELASTICSEARCH_URL": url} if url else {})}
+    run_id = datetime.now(UTC).isoformat(timespec="seconds")
+    for contacts in args.contacts:
+        run_size(es, args, contacts, env, run_id)
     return 0
 
 
