@@ -69,6 +69,12 @@ def rows(result: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                     f"{s['segql_index']['records_per_s']:,} records/s, "
                     f"{s['segql_index']['seconds']:.0f} s)", "≥ 0.8x",
                     _met(s["ratio_segql_vs_ceiling"] >= 0.8)))
+        if "client_cpu_s" in s["segql_index"]:
+            seg, ceil = s["segql_index"], s["parallel_bulk_ceiling"]
+            out.append(("initial load: CPU seconds, client + Elasticsearch",
+                        f"segql {seg['client_cpu_s']} + {seg['elasticsearch_cpu_s']}; "
+                        f"parallel_bulk {ceil['client_cpu_s']} + "
+                        f"{ceil['elasticsearch_cpu_s']}", "—", "—"))
         out.append(("memory: peak RSS of `segql index` (initial load)",
                     f"{s['segql_index']['peak_rss_mb']} MB", "—", "—"))
     for key, label, target in (

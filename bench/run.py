@@ -42,6 +42,7 @@ CACHE = Path(os.environ.get("SEGQL_BENCH_CACHE", "/tmp/segql-bench"))
 SEED = 7
 SEGQL = str(Path(sys.executable).with_name("segql"))
 SCAN_ONCE_ABOVE = 200_000
+LAST_CPU_S = [0.0]
 
 
 def log(message: str) -> None:
@@ -86,11 +87,13 @@ def drop(es: Elasticsearch, index: str) -> None:
 
 
 def run_measured(cmd: list[str], **kw: Any) -> tuple[float, int, subprocess.CompletedProcess[str]]:
-    """Run `cmd`; (seconds, peak RSS in bytes of it and its children, result)."""
+    """Run `cmd`; (seconds, peak RSS in bytes of it and its children, result). The CPU
+    seconds it used (user + system) are in `LAST_CPU_S`."""
     start = time.perf_counter()
     proc = psutil.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
     peak = 0
     out: dict[str, str] = {}
+    cpu = [0.0]
 
     def drain() -> None:
         out["stdout"], out["stderr"] = proc.communicate()
@@ -102,10 +105,13 @@ def run_measured(cmd: list[str], **kw: Any) -> tuple[float, int, subprocess.Comp
             rss = proc.memory_info().rss + sum(
                 child.memory_info().rss for child in proc.children(recursive=True))
             peak = max(peak, rss)
+            times = proc.cpu_times()
+            cpu[0] = times.user + times.system
         except psutil.Error:
             pass
         reader.join(0.05)
     elapsed = time.perf_counter() - start
+    LAST_CPU_S[0] = cpu[0]
     result = subprocess.CompletedProcess(cmd, proc.returncode, out["stdout"], out["stderr"])
     if result.returncode != 0:
         raise RuntimeError(f"{cmd[:3]} failed ({result.returncode}): {result.stderr[-2000:]}")
@@ -123,8 +129,11 @@ def initial_load(es: Elasticsearch, data: Path, index: str, env: dict[str, str]
     drop(es, index)
     rejects = CACHE / f"rejects-{index}.jsonl"
     log(f"load: segql index {data.name} -> {index}")
+    es_cpu = node_cpu_s(es)
     seconds, peak, result = run_measured(
         [SEGQL, "index", str(data), "--index", index, "--rejects", str(rejects)], env=env)
+    segql_es_cpu = node_cpu_s(es) - es_cpu
+    segql_cpu = LAST_CPU_S[0]
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     es.indices.refresh(index=index)
     contacts = int(es.count(index=index)["count"])
@@ -146,6 +155,8 @@ def initial_load(es: Elasticsearch, data: Path, index: str, env: dict[str, str]
                        "_source": source}
 
     log(f"load: parallel_bulk of {dumped:,} pre-built documents")
+    es_cpu = node_cpu_s(es)
+    client_cpu = time.process_time()
     t0 = time.perf_counter()
     for ok, item in helpers.parallel_bulk(es, actions(), thread_count=4, chunk_size=500,
                                           max_chunk_bytes=8 << 20):
@@ -153,6 +164,8 @@ def initial_load(es: Elasticsearch, data: Path, index: str, env: dict[str, str]
             raise RuntimeError(f"bulk failure: {item}")
     es.indices.refresh(index=ceiling)
     bulk_s = time.perf_counter() - t0
+    ceiling_es_cpu = node_cpu_s(es) - es_cpu
+    ceiling_client_cpu = time.process_time() - client_cpu
     ceiling_contacts = int(es.count(index=ceiling)["count"])
     dump.unlink()
     drop(es, ceiling)
@@ -162,13 +175,23 @@ def initial_load(es: Elasticsearch, data: Path, index: str, env: dict[str, str]
         "segql_index": {"seconds": round(seconds, 2), "contacts": contacts,
                         "records": summary.get("records"), "contacts_per_s": round(segql_rate),
                         "records_per_s": round(summary.get("records", 0) / seconds),
-                        "peak_rss_mb": round(peak / 2**20, 1), "summary": summary},
+                        "peak_rss_mb": round(peak / 2**20, 1), "summary": summary,
+                        "client_cpu_s": round(segql_cpu, 1),
+                        "elasticsearch_cpu_s": round(segql_es_cpu, 1)},
         "parallel_bulk_ceiling": {"seconds": round(bulk_s, 2), "contacts": ceiling_contacts,
                                   "contacts_per_s": round(ceiling_rate),
+                                  "client_cpu_s": round(ceiling_client_cpu, 1),
+                                  "elasticsearch_cpu_s": round(ceiling_es_cpu, 1),
                                   "not_timed_dump_s": round(dump_s, 2)},
         "ratio_segql_vs_ceiling": ratio(segql_rate, ceiling_rate),
         "target": 0.8,
     }
+
+
+def node_cpu_s(es: Elasticsearch) -> float:
+    """CPU seconds the Elasticsearch process has used so far (all nodes)."""
+    nodes = es.nodes.stats(metric="process")["nodes"].values()
+    return sum(node["process"]["cpu"]["total_in_millis"] for node in nodes) / 1000
 
 
 def _dump_documents(es: Elasticsearch, index: str, path: Path, slices: int = 2) -> int:
