@@ -3,6 +3,10 @@ that one run can report several errors (it skips to the next `,` or `)` after ea
 enforce the limits of LANGUAGE.md §6 before any AST is built. Nothing here recurses on
 the depth of the input: the limits are counted on tokens, and the recursive Transformer
 only ever sees trees within them.
+
+That careful run is the slow path. Valid text, nearly all that is parsed, takes a fast
+one (`_fast`) that runs Lark's tables in a tight loop and builds the AST as it reduces;
+at the first sign of anything to report it gives up, and the slow path reports it.
 """
 
 from __future__ import annotations
@@ -12,15 +16,19 @@ import math
 import re
 import unicodedata
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from copy import copy
 from functools import cache
 from importlib import resources
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
-from lark import Lark, Token, Transformer, Tree, v_args
+from lark import Lark, Token, Transformer, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedToken
+from lark.grammar import Rule, Terminal
+from lark.lexer import ContextualLexer
+from lark.parsers.lalr_analysis import Shift
 from lark.parsers.lalr_parser_state import ParserState
+from lark.tree import Meta
 
 from segql.errors import Diagnostic, SegmentError
 from segql.grammar import ast
@@ -140,15 +148,15 @@ def _lark() -> Lark:
     return Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=False)
 
 
-def _span(meta_or_token: Any) -> ast.Span | None:
-    if getattr(meta_or_token, "empty", False):
+#: Where a node or token stands: (line, column, end_line, end_column); None for a node of
+#: no text (Lark's empty meta).
+_Pos = tuple[int, int, int, int] | None
+
+
+def _span(pos: _Pos) -> ast.Span | None:
+    if pos is None:
         return None
-    return ast.Span(
-        line=meta_or_token.line,
-        column=meta_or_token.column,
-        end_line=meta_or_token.end_line,
-        end_column=meta_or_token.end_column,
-    )
+    return ast.Span(line=pos[0], column=pos[1], end_line=pos[2], end_column=pos[3])
 
 
 def _problem(code: str, message: str, line: int, column: int, end_column: int,
@@ -164,11 +172,11 @@ def _at(token: Token, code: str, message: str, hint: str | None = None) -> Diagn
                       end_column=token.end_column or 1, hint=hint)
 
 
-def _decode(token: Token) -> tuple[str, list[Diagnostic]]:
-    """The text of a string literal, and what is wrong with its escapes (a pair of
-    `\\uXXXX` surrogates is one character; half of one is an error)."""
+def _decode(raw: str, line: int, column: int) -> tuple[str, list[Diagnostic]]:
+    """The text of a string literal (`raw`, quotes included, at `line`/`column`), and what
+    is wrong with its escapes (a pair of `\\uXXXX` surrogates is one character; half of one
+    is an error)."""
     problems: list[Diagnostic] = []
-    line, column = token.line or 1, token.column or 1
 
     def decode(match: re.Match[str]) -> str:
         escape = match.group(1)
@@ -189,9 +197,9 @@ def _decode(token: Token) -> tuple[str, list[Diagnostic]]:
         problems.append(_problem("E_BAD_ESCAPE", message, line, at, at + 1 + len(escape), hint))
         return ""
 
-    value = _ESCAPE.sub(decode, token[1:-1])
-    for raw in _SURROGATE.finditer(token):
-        at = column + raw.start()
+    value = _ESCAPE.sub(decode, raw[1:-1]) if "\\" in raw else raw[1:-1]
+    for bad in _SURROGATE.finditer(raw):
+        at = column + bad.start()
         problems.append(_problem("E_UNEXPECTED_CHAR", "a lone surrogate is not a character",
                                  line, at, at + 1))
     return value, problems
@@ -205,14 +213,13 @@ def quotable(text: str) -> bool:
 
 def unquote(token: Token) -> str:
     """The text of a string literal, with `\\" \\\\ \\n \\t \\uXXXX` decoded."""
-    value, problems = _decode(token)
+    value, problems = _decode(token, token.line or 1, token.column or 1)
     if problems:
         raise SegmentError(problems)
     return value
 
 
-def _number(token: Token) -> int | float:
-    text = str(token)
+def _number(text: str) -> int | float:
     if any(ch in text for ch in ".eE"):
         return float(text)
     return int(text)
@@ -224,20 +231,20 @@ def _split_unit(text: str) -> tuple[int, str]:
     return int(text[: match.start()]), match.group(1)
 
 
-def _duration(token: Token) -> ast.Duration:
-    amount, unit = _split_unit(str(token))
-    return ast.Duration(amount=amount, unit=unit, span=_span(token))  # type: ignore[arg-type]
+def _duration(text: str, pos: _Pos) -> ast.Duration:
+    amount, unit = _split_unit(text)
+    return ast.Duration(amount=amount, unit=unit, span=_span(pos))  # type: ignore[arg-type]
 
 
-def _offset(token: Token) -> ast.Offset:
-    amount, unit = _split_unit(str(token))
+def _offset(text: str) -> ast.Offset:
+    amount, unit = _split_unit(text)
     return ast.Offset(amount=amount, unit=unit)  # type: ignore[arg-type]
 
 
-def _in_range(token: Token) -> bool:
+def _in_range(text: str) -> bool:
     """Whether a numeric token is a finite double (Python's int() would also refuse more
     than 4,300 digits, and the compiler reads numbers as doubles)."""
-    return math.isfinite(float(_UNIT.sub("", str(token))))
+    return math.isfinite(float(_UNIT.sub("", text)))
 
 
 def _shown(text: str, limit: int = 40) -> str:
@@ -480,7 +487,7 @@ class _Run:
                                 "split the segment into saved segments and combine them "
                                 "with in_segment"))
         if kind == "STRING":
-            value, problems = _decode(token)
+            value, problems = _decode(token, token.line or 1, token.column or 1)
             for problem in problems:
                 self._report(problem)
             if len(value) > MAX_STRING:
@@ -534,101 +541,358 @@ def _too_long(text: str) -> Diagnostic | None:
                     "split it into saved segments and combine them with in_segment")
 
 
-@v_args(meta=True)
+# --- building the AST -------------------------------------------------------------------
+# One builder per rule (by alias, else name), shared by both paths so that they build the
+# same AST: `_ToAst` calls them on the slow path's tree, `_fast` on its reductions. A
+# builder gets the rule's children as Lark keeps them (tokens already made values: the
+# text, a string's decoded text, a duration's node) and the rule's position.
+
+_Builder = Callable[[list[Any], _Pos], Any]
+
+
+def _first(items: list[Any], pos: _Pos) -> Any:
+    return items[0]
+
+
+def _or_chain(items: list[Any], pos: _Pos) -> Any:
+    return items[0] if len(items) == 1 else ast.Group(type="or", items=items, span=_span(pos))
+
+
+def _and_chain(items: list[Any], pos: _Pos) -> Any:
+    return items[0] if len(items) == 1 else ast.Group(type="and", items=items, span=_span(pos))
+
+
+def _not(items: list[Any], pos: _Pos) -> ast.Expr:
+    return ast.Not(expr=items[0], span=_span(pos))
+
+
+def _group(items: list[Any], pos: _Pos) -> ast.Expr:
+    kind, *exprs = items
+    group_type: ast.GroupType = "all" if kind.lower() == "all" else "any"
+    return ast.Group(type=group_type, items=exprs, span=_span(pos))
+
+
+def _field_cond(items: list[Any], pos: _Pos) -> ast.Expr:
+    name, op, *value = items
+    return ast.FieldCondition(field=name, op=SYMBOLS.get(op, op.lower()),
+                              value=value[0] if value else None, span=_span(pos))
+
+
+def _between_cond(items: list[Any], pos: _Pos) -> ast.Expr:
+    name, low, high = items
+    return ast.FieldCondition(field=name, op="between", value=low, upper=high, span=_span(pos))
+
+
+def _activity_cond(items: list[Any], pos: _Pos) -> ast.Expr:
+    kind: Literal["event", "visit"]
+    if isinstance(items[0], str):
+        name, *rest = items
+        kind = "event"
+    else:
+        name, rest, kind = None, items, "visit"
+    where = rest[0] if len(rest) == 2 else None
+    occurrence: dict[str, Any] = rest[-1]
+    return ast.Activity(type=kind, name=name, where=where, span=_span(pos), **occurrence)
+
+
+def _occurrence(items: list[Any], pos: _Pos) -> dict[str, Any]:
+    word, *rest = items
+    found: dict[str, Any] = {"occurred": word.lower() == "occurred"}
+    for item in rest:
+        found["count" if isinstance(item, ast.Count) else "window"] = item
+    return found
+
+
+def _count(items: list[Any], pos: _Pos) -> ast.Count:
+    op, n = items
+    return ast.Count(op=op.lower(), n=int(n), span=_span(pos))
+
+
+def _window(items: list[Any], pos: _Pos) -> ast.Window:
+    word, value = items
+    return ast.Window(kind=word.lower(), value=value, span=_span(pos))
+
+
+def _between_window(items: list[Any], pos: _Pos) -> ast.Window:
+    low, high = items
+    return ast.Window(kind="between", value=low, upper=high, span=_span(pos))
+
+
+def _segment_ref(items: list[Any], pos: _Pos) -> ast.Expr:
+    return ast.SegmentRef(name=items[0], span=_span(pos))
+
+
+def _quoted_name(items: list[Any], pos: _Pos) -> str:
+    text: str = items[0]
+    return text[1:-1]
+
+
+def _string(items: list[Any], pos: _Pos) -> ast.StringValue:
+    return ast.StringValue(value=items[0], span=_span(pos))
+
+
+def _number_value(items: list[Any], pos: _Pos) -> ast.NumberValue:
+    return ast.NumberValue(value=_number(items[0]), span=_span(pos))
+
+
+def _relative(items: list[Any], pos: _Pos) -> ast.RelativeDate:
+    base, *offsets = items
+    return ast.RelativeDate(base=base.lower(), offsets=[_offset(o) for o in offsets],
+                            span=_span(pos))
+
+
+def _list(items: list[Any], pos: _Pos) -> ast.ListValue:
+    return ast.ListValue(items=items, span=_span(pos))
+
+
+_BUILDERS: dict[str, _Builder] = {
+    "or_chain": _or_chain, "and_chain": _and_chain, "not_": _not, "group": _group,
+    "field_cond": _field_cond, "between_cond": _between_cond,
+    "activity_cond": _activity_cond, "where": _first, "occurrence": _occurrence,
+    "count": _count, "window": _window, "between_window": _between_window,
+    "segment_ref": _segment_ref, "plain_name": _first, "quoted_name": _quoted_name,
+    "string_name": _first, "string": _string, "number": _number_value, "duration": _first,
+    "relative": _relative, "list": _list,
+}
+#: The builders that return a lone child as it is.
+_LONE = frozenset({_first, _or_chain, _and_chain})
+
+
 class _ToAst(Transformer[Token, Any]):
-    def or_chain(self, meta: Any, items: list[ast.Expr]) -> ast.Expr:
-        return items[0] if len(items) == 1 else ast.Group(type="or", items=items, span=_span(meta))
+    """The slow path's tree → AST."""
 
-    def and_chain(self, meta: Any, items: list[ast.Expr]) -> ast.Expr:
-        return items[0] if len(items) == 1 else ast.Group(type="and", items=items, span=_span(meta))
+    def __default__(self, data: str, children: list[Any], meta: Meta) -> Any:
+        pos = None if meta.empty else (meta.line, meta.column, meta.end_line, meta.end_column)
+        return _BUILDERS[data](children, pos)
 
-    def not_(self, meta: Any, items: list[ast.Expr]) -> ast.Expr:
-        return ast.Not(expr=items[0], span=_span(meta))
+    def __default_token__(self, token: Token) -> Any:
+        if token.type == "STRING":
+            return unquote(token)
+        if token.type == "DURATION":
+            return _duration(token, (token.line or 1, token.column or 1,
+                                     token.end_line or 1, token.end_column or 1))
+        return str(token)
 
-    def group(self, meta: Any, items: list[Any]) -> ast.Expr:
-        kind, *exprs = items
-        group_type: ast.GroupType = "all" if str(kind).lower() == "all" else "any"
-        return ast.Group(type=group_type, items=exprs, span=_span(meta))
 
-    def field_cond(self, meta: Any, items: list[Any]) -> ast.Expr:
-        name, op, *value = items
-        op_word = SYMBOLS.get(str(op), str(op).lower())
-        return ast.FieldCondition(
-            field=name, op=op_word, value=value[0] if value else None, span=_span(meta)
-        )
+# --- the fast path ----------------------------------------------------------------------
+# Valid text is parsed by `_fast`: Lark's own LALR table and contextual lexer, driven by a
+# tight loop that builds the AST in the reductions (no tokens, trees, or interactive
+# parser). It gives up (returns None) at anything the slow path would report, and the slow
+# path then reports it as ever. Positions follow Lark's `propagate_positions`: a node
+# spans from the start of its first child to the end of its last, where a child that is
+# `( expr )` spans its parentheses (Lark's "container"); so every stack entry carries the
+# span its parent sees, apart from the span in its node.
 
-    def between_cond(self, meta: Any, items: list[Any]) -> ast.Expr:
-        name, low, high = items
-        return ast.FieldCondition(field=name, op="between", value=low, upper=high,
-                                  span=_span(meta))
+#: How a reduction treats the children: keep the only one as it is (`?rule: child`, or a
+#: builder that returns a lone child), keep it but span the whole rule (`"(" expr ")"`),
+#: gather them for the parent to splice (Lark's `__x_star_n` repetitions), or build.
+_PASS, _WRAP, _SPLICE, _BUILD = range(4)
+#: Tokens that change the nesting depth.
+_DEPTH_TOKENS = frozenset({"LPAR", "_NOT", "RPAR", "_AND", "_OR", "COMMA"})
+#: Tokens whose value is checked: strings (escapes, length) and numbers (range).
+_CHECKED = _NUMBERS | {"STRING"}
 
-    def activity_cond(self, meta: Any, items: list[Any]) -> ast.Expr:
-        kind: Literal["event", "visit"]
-        if isinstance(items[0], str):
-            name, *rest = items
-            kind = "event"
+
+class _Reduction(NamedTuple):
+    size: int
+    origin: str
+    how: int
+    #: Per kept child: its index among the rule's children and whether it is spliced;
+    #: None when all are kept as they are.
+    pick: tuple[tuple[int, bool], ...] | None
+    build: _Builder
+
+
+class _Tables:
+    """Lark's parse table and contextual lexer, flattened: per parser state, the `match`
+    of its lexer's pattern and, per symbol, the state to go to (≥ 0) or the reduction to
+    make (`~index`)."""
+
+    def __init__(self, lark: Lark) -> None:
+        lexer = lark.parser.lexer
+        assert isinstance(lexer, ContextualLexer)
+        table = lark.parser.parser._parse_table
+        self.start: int = table.start_states["start"]
+        self.end: int = table.end_states["start"]
+        self.matchers: dict[int, Callable[[str, int], re.Match[str] | None]] = {}
+        for state, basic in lexer.lexers.items():
+            patterns = basic.scanner._mres  # type: ignore[attr-defined]
+            assert len(patterns) == 1 and not basic.callback, (  # type: ignore[attr-defined]
+                "one pattern per state, and no terminal retyped after it matches")
+            self.matchers[state] = patterns[0].match
+        self.ignore = lexer.root_lexer.ignore_types  # type: ignore[attr-defined]
+        self.newlines = lexer.root_lexer.newline_types  # type: ignore[attr-defined]
+        rules: dict[Rule, int] = {}
+        self.actions: dict[int, dict[str, int]] = {}
+        for state, row in table.states.items():
+            self.actions[state] = {
+                symbol: arg if action is Shift else ~rules.setdefault(arg, len(rules))
+                for symbol, (action, arg) in row.items()
+            }
+        self.reductions = [self._reduction(rule) for rule in rules]
+        #: For state `above` on state `below` and a lookahead that makes `above` reduce by
+        #: a rule of one child that passes its value on (condition → primary → unary →
+        #: ...), the state on `below` after all such reductions in a row, or `end`.
+        self.passes: dict[tuple[int, int, str], int] = {}
+        for below, row in self.actions.items():
+            for above in {arg for arg in row.values() if arg >= 0}:
+                for kind, action in self.actions[above].items():
+                    if action < 0 and self.reductions[~action].how == _PASS:
+                        self.passes[below, above, kind] = self._pass(below, above, kind)
+
+    def _pass(self, below: int, above: int, kind: str) -> int:
+        action = self.actions[above].get(kind)
+        while (above != self.end and action is not None and action < 0
+               and self.reductions[~action].how == _PASS):
+            above = self.actions[below][self.reductions[~action].origin]
+            action = self.actions[above].get(kind)
+        return above
+
+    @staticmethod
+    def _reduction(rule: Rule) -> _Reduction:
+        """What Lark's tree builder and `_ToAst` do for `rule` (child filter, single-child
+        expansion, position propagation, builder), as `_fast` does it."""
+        keep = tuple((i, not symbol.is_term and symbol.name.startswith("_"))
+                     for i, symbol in enumerate(rule.expansion)
+                     if rule.options.keep_all_tokens
+                     or not (isinstance(symbol, Terminal) and symbol.filter_out))
+        size, origin = len(rule.expansion), str(rule.origin.name)
+        pick = None if len(keep) == size and not any(s for _, s in keep) else keep
+        if rule.options.expand1 and not rule.alias and len(keep) == 1:
+            assert not rule.expansion[keep[0][0]].is_term, "a kept token is a rule's value"
+            return _Reduction(size, origin, _PASS if size == 1 else _WRAP, keep, _first)
+        if origin.startswith("_"):
+            return _Reduction(size, origin, _SPLICE, pick, _first)
+        build = _BUILDERS[str(rule.alias or rule.options.template_source or origin)]
+        if size == 1 and pick is None and build in _LONE:
+            return _Reduction(size, origin, _PASS, pick, build)
+        return _Reduction(size, origin, _BUILD, pick, build)
+
+
+@cache
+def _tables() -> _Tables:
+    return _Tables(_lark())
+
+
+def _fast(text: str) -> ast.Expr | None:
+    """The AST of a valid `text`, or None where the slow path could have anything to
+    report: a character or token that doesn't fit, a limit (§6), a bad escape or number."""
+    tables = _tables()
+    matchers, actions, reductions = tables.matchers, tables.actions, tables.reductions
+    passes, ignore, newlines, end = tables.passes, tables.ignore, tables.newlines, tables.end
+    states = [tables.start]
+    values: list[Any] = []
+    spans: list[tuple[int, int, int, int]] = []  # per value: the span its parent sees
+    pos, size, line, line_start = 0, len(text), 1, 0
+    tokens = depth = conditions = 0
+    nots = [0]
+    previous = ""
+    while True:
+        if pos < size:
+            match = matchers[states[-1]](text, pos)
+            if match is None:
+                return None
+            kind: str = match.lastgroup  # type: ignore[assignment]
+            word = match.group()
+            if kind in ignore:
+                if kind in newlines and "\n" in word:
+                    line += word.count("\n")
+                    line_start = pos + word.rindex("\n") + 1
+                pos = match.end()
+                continue
+            if "\n" in word:
+                return None
+            column = pos - line_start + 1
+            span = (line, column, line, column + len(word))
+            pos = match.end()
+            if text.startswith(" ", pos):  # only WS matches a space: skip one cheaply
+                pos += 1
+            tokens += 1
+            value: Any = word
+            if kind in _CHECKED:
+                if kind == "STRING":
+                    value, problems = _decode(word, line, column)
+                    if problems or len(value) > MAX_STRING:
+                        return None
+                elif not _in_range(word):
+                    return None
+                elif kind == "DURATION":
+                    value = _duration(word, span)
         else:
-            name, rest, kind = None, items, "visit"
-        where = rest[0] if len(rest) == 2 else None
-        occurrence: dict[str, Any] = rest[-1]
-        return ast.Activity(type=kind, name=name, where=where, span=_span(meta), **occurrence)
+            kind = "$END"
+        action = actions[states[-1]].get(kind)
+        while action is not None and action < 0:
+            count, origin, how, pick, build = reductions[~action]
+            if how == _PASS:
+                state = states[-1] = passes[states[-2], states[-1], kind]
+            else:
+                first, last = spans[-count], spans[-1]
+                node_span = (first[0], first[1], last[2], last[3])
+                if how == _WRAP:
+                    assert pick is not None
+                    node = values[len(values) - count + pick[0][0]]
+                else:
+                    items = children = values[-count:]
+                    if pick is not None:
+                        items = []
+                        for index, splice in pick:
+                            if not splice:
+                                items.append(children[index])
+                            elif items:
+                                items += children[index]
+                            else:  # a repetition is left-recursive: extend its list
+                                items = children[index]
+                    node = items if how == _SPLICE else build(items, node_span)
+                del values[-count:], spans[-count:], states[-count:]
+                values.append(node)
+                spans.append(node_span)
+                state = actions[states[-1]][origin]
+                states.append(state)
+            if state == end:  # only `start` leads there, on $END
+                return _finish(values[-1], text, tokens)
+            action = actions[state].get(kind)
+        if action is None:
+            return None
+        states.append(action)
+        values.append(value)
+        spans.append(span)
+        if kind in _DEPTH_TOKENS:  # as _Run._track, for the tokens the parser took
+            if kind == "LPAR" or kind == "_NOT":
+                if kind == "LPAR":
+                    nots.append(0)
+                else:
+                    nots[-1] += 1
+                depth += 1
+                if depth > MAX_DEPTH:
+                    return None
+            elif kind == "RPAR":
+                depth -= 1 + nots.pop()
+            else:
+                depth -= nots[-1]
+                nots[-1] = 0
+        if kind in _CONDITION_TOKENS or (kind == "_BETWEEN" and previous in _NAMES):
+            conditions += 1
+            if conditions > MAX_CONDITIONS:
+                return None
+        previous = kind
 
-    def where(self, meta: Any, items: list[ast.Expr]) -> ast.Expr:
-        return items[0]
 
-    def occurrence(self, meta: Any, items: list[Any]) -> dict[str, Any]:
-        word, *rest = items
-        found: dict[str, Any] = {"occurred": str(word).lower() == "occurred"}
-        for item in rest:
-            found["count" if isinstance(item, ast.Count) else "window"] = item
-        return found
+def _finish(node: ast.Expr, text: str, tokens: int) -> ast.Expr:
+    """`node`, once its canonical text is known to fit (`_check_canonical_size`), which a
+    text of few tokens proves without formatting it.
 
-    def count(self, meta: Any, items: list[Token]) -> ast.Count:
-        op, n = items
-        return ast.Count(op=str(op).lower(), n=int(n), span=_span(meta))  # type: ignore[arg-type]
-
-    def window(self, meta: Any, items: list[Any]) -> ast.Window:
-        word, value = items
-        if isinstance(value, Token):  # the DURATION of `within`
-            value = _duration(value)
-        return ast.Window(kind=str(word).lower(), value=value, span=_span(meta))  # type: ignore[arg-type]
-
-    def between_window(self, meta: Any, items: list[Any]) -> ast.Window:
-        low, high = items
-        return ast.Window(kind="between", value=low, upper=high, span=_span(meta))
-
-    def segment_ref(self, meta: Any, items: list[Token]) -> ast.Expr:
-        return ast.SegmentRef(name=unquote(items[0]), span=_span(meta))
-
-    def plain_name(self, meta: Any, items: list[Token]) -> str:
-        return str(items[0])
-
-    def quoted_name(self, meta: Any, items: list[Token]) -> str:
-        return str(items[0])[1:-1]
-
-    def string_name(self, meta: Any, items: list[Token]) -> str:
-        return unquote(items[0])
-
-    def string(self, meta: Any, items: list[Token]) -> ast.StringValue:
-        return ast.StringValue(value=unquote(items[0]), span=_span(meta))
-
-    def number(self, meta: Any, items: list[Token]) -> ast.NumberValue:
-        return ast.NumberValue(value=_number(items[0]), span=_span(meta))
-
-    def duration(self, meta: Any, items: list[Token]) -> ast.Duration:
-        return _duration(items[0])
-
-    def relative(self, meta: Any, items: list[Token]) -> ast.RelativeDate:
-        base, *offsets = items
-        return ast.RelativeDate(
-            base=str(base).lower(),  # type: ignore[arg-type]
-            offsets=[_offset(o) for o in offsets],
-            span=_span(meta),
-        )
-
-    # last: a method called `list` hides the type in the annotations after it
-    def list(self, meta: Any, items: list[Any]) -> ast.ListValue:
-        return ast.ListValue(items=items, span=_span(meta))
+    `fmt` writes each token in at most 6 bytes per character (a character as `\\uXXXX`),
+    or 24 for a number (`1E15` is `1000000000000000.0`), with at most 13 characters of
+    separators (` not_occurred`), and breaks at most one line per token (a bracket, `,`,
+    `and`, `or`), indented 2 columns per level: at most 3 levels (a bracket, an `or`
+    chain, an `and` chain in it) per `(` open in the text, which are ≤ MAX_DEPTH, plus a
+    list's `[` and the chains outside all brackets. So the canonical text has at most
+    6·len(text) + tokens·(24 + 13 + 1 + 2·(3·MAX_DEPTH + 6)) bytes; the bound used is
+    looser still.
+    """
+    if 6 * len(text) + tokens * (64 + 8 * MAX_DEPTH) > MAX_BYTES:
+        _check_canonical_size(node, text)
+    return node
 
 
 def parse(text: str) -> ast.Expr:
@@ -637,6 +901,12 @@ def parse(text: str) -> ast.Expr:
     too_long = _too_long(text)
     if too_long:
         raise SegmentError([too_long], text)
+    fast = _fast(text)
+    return _slow(text) if fast is None else fast
+
+
+def _slow(text: str) -> ast.Expr:
+    """`parse` token by token, for the problems (and the AST of what `_fast` declines)."""
     tree = _Run(text).tree()
     result: ast.Expr = _ToAst().transform(tree)
     _check_canonical_size(result, text)
