@@ -80,6 +80,8 @@ DEFAULT_LOAD_BYTES = 2 << 30
 #: Under --follow a batch is cut when its first record is this old (seconds), so that a
 #: sustained stream is searchable within about a second, not only when it pauses.
 FOLLOW_BATCH_SECONDS = 0.25
+#: Documents are sent without spaces: smaller, and encoded twice as fast.
+COMPACT = (",", ":")
 #: Bulk requests in flight at once: the next documents are built while Elasticsearch
 #: indexes the ones sent.
 WRITERS = 3
@@ -373,7 +375,8 @@ class Indexer:
                 outcome.bulk = json.dumps({"delete": meta}) + "\n"
         elif final != before:
             outcome.bulk = (json.dumps({"index" if before else "create": meta}) + "\n"
-                            + json.dumps(contact_document(final), ensure_ascii=False) + "\n")
+                            + json.dumps(contact_document(final), ensure_ascii=False,
+                                         separators=COMPACT) + "\n")
             outcome.news = _news(final, before)
         return outcome
 
