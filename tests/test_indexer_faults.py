@@ -102,6 +102,33 @@ def test_kill_9_at_random_points_loses_nothing_and_applies_nothing_twice(
     _assert_exact(es, index, lines, rejects, bad, summary)
 
 
+def test_kill_9_during_the_initial_load_loses_nothing(
+    es: Elasticsearch, index: str, tmp_path: Path, stream: tuple[Path, list[str], list[int]],
+    es_url: str,
+) -> None:
+    """The initial load killed (while partitioning, or between the partitions' writes)
+    stores no checkpoint: the next run applies the input again from its start, onto
+    whatever was created, and the index is still exactly the fold."""
+    path, lines, bad = stream
+    rejects = tmp_path / "rejects.jsonl"
+    rng = random.Random(os.getpid())
+    outcomes = []
+    for _ in range(3):
+        process = _indexer(path, index, rejects, es_url)
+        try:
+            process.wait(timeout=rng.uniform(0.5, 2.5))
+        except subprocess.TimeoutExpired:
+            process.kill()
+        process.communicate()
+        outcomes.append(process.returncode)
+    assert -9 in outcomes, f"no run was killed: {outcomes}"
+    process = _indexer(path, index, rejects, es_url)
+    out, err = process.communicate(timeout=600)
+    assert process.returncode == 0, err
+    summary = json.loads(out)
+    _assert_exact(es, index, lines, rejects, bad, summary)
+
+
 def test_the_indexer_waits_for_a_restarted_node(
     tmp_path: Path, stream: tuple[Path, list[str], list[int]],
 ) -> None:
@@ -112,7 +139,8 @@ def test_the_indexer_waits_for_a_restarted_node(
     try:
         url = node.up(port=port, heap="512m")
         es = connect(url)
-        process = _indexer(path, "contacts", rejects, url)
+        # batched (the initial load would store its first checkpoint only at the end)
+        process = _indexer(path, "contacts", rejects, url, "--incremental")
         deadline = time.monotonic() + 120
         while not es.options(ignore_status=404).indices.exists(index="contacts-checkpoints"):
             assert time.monotonic() < deadline and process.poll() is None
