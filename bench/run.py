@@ -218,13 +218,18 @@ def _dump_documents(es: Elasticsearch, index: str, path: Path, slices: int = 2) 
             after = page[-1]["sort"]
 
     with path.open("w", encoding="utf-8") as out:
-        threads = [threading.Thread(target=one, args=(i, out)) for i in range(slices)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        _in_threads(lambda i: one(i, out), slices)
     es.close_point_in_time(id=pit)
     return sum(counts)
+
+
+def _in_threads(work: Callable[[int], None], count: int) -> None:
+    """work(0) … work(count - 1), each in its own thread (one per PIT slice)."""
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
 
 
 def compile_figure(ctx: Any, reps: int) -> dict[str, Any]:
@@ -364,11 +369,7 @@ def _sliced_pit_ids(es: Elasticsearch, index: str, account: str, slices: int,
                                    slice_=(i, slices))
         counts[i] = sum(len(hits) for hits in pages)
 
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(slices)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    _in_threads(one, slices)
     es.close_point_in_time(id=pit)
     return sum(counts)
 
