@@ -41,7 +41,7 @@ from segql.compiler.catalog import (
     LearnResult,
 )
 from segql.errors import SegqlError
-from segql.indexer.mapping import create_index_once
+from segql.indexer.mapping import account_store_body, create_index_once
 
 CATALOG_SUFFIX = "-catalog"
 #: The conflicts an account keeps: the most recent ones.
@@ -57,18 +57,8 @@ def catalog_index_name(contact_index: str) -> str:
 
 def catalog_index_body() -> dict[str, Any]:
     unindexed = {"type": "object", "enabled": False}
-    return {
-        "settings": {"number_of_shards": 1, "number_of_replicas": 0},
-        "mappings": {
-            "dynamic": "strict",
-            "properties": {
-                "account": {"type": "keyword"},
-                "declared": unindexed,
-                "learned": unindexed,
-                "conflicts": unindexed,
-            },
-        },
-    }
+    return account_store_body(
+        {"declared": unindexed, "learned": unindexed, "conflicts": unindexed})
 
 
 @dataclass(frozen=True)

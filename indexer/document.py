@@ -109,8 +109,9 @@ def _text_slots(text: str) -> tuple[str, str, tuple[str, ...], str | None]:
             None if instant is None else iso_millis(instant))
 
 
-def _encoded_prop(name: str, value: Any) -> list[tuple[str, list[str]]]:
-    """One property's encoded slots (`p<slot>`, `name NUL value` items)."""
+def _encoded_prop(name: str, value: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """One property's encoded slots (`p<slot>`, `name NUL value` items); tuples, since
+    the cache below hands the same result to every document."""
     encoded = []
     for slot, items in value_slots(value).items():
         if slot == "v":
@@ -121,8 +122,8 @@ def _encoded_prop(name: str, value: Any) -> list[tuple[str, list[str]]]:
             items = [sortable_instant(parse_instant(d)) for d in items]  # type: ignore[arg-type]
         elif slot == "b":
             items = ["true" if b else "false" for b in items]
-        encoded.append(("p" + slot, [name + SEP + str(i) for i in items]))
-    return encoded
+        encoded.append(("p" + slot, tuple(name + SEP + str(i) for i in items)))
+    return tuple(encoded)
 
 
 #: Scalar properties recur (campaign, device, url): their encoding is cached. `typed`, so

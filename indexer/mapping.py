@@ -76,6 +76,16 @@ def index_body(shards: int = 1, replicas: int = 0) -> dict[str, Any]:
     }
 
 
+def account_store_body(properties: dict[str, Any]) -> dict[str, Any]:
+    """The index of a small per-account store (catalogs, saved segments): one shard, and
+    a strict mapping, so a document of another shape is refused, not silently mapped."""
+    return {
+        "settings": {"number_of_shards": 1, "number_of_replicas": 0},
+        "mappings": {"dynamic": "strict",
+                     "properties": {"account": {"type": "keyword"}, **properties}},
+    }
+
+
 def create_index_once(es: Elasticsearch, index: str, body: dict[str, Any]) -> bool:
     """Create `index` unless it exists (another client may create it at the same moment),
     then wait until its shard is active: a just-created index answers 503 until then,

@@ -659,29 +659,10 @@ class Run:
         once with all its records, whatever the stream's order. The checkpoint is stored
         at the end: an interrupted load is continued by `apply` from the input's start,
         which is safe (re-applying is idempotent) and only slower."""
-        size = source.size()
-        parts = max(1, min(MAX_PARTITIONS,
-                           -(-(size or DEFAULT_LOAD_BYTES) // self.options.partition_bytes)))
         rejects: list[Reject] = []
         with tempfile.TemporaryDirectory(prefix="segql-load-") as folder:
-            paths = [os.path.join(folder, f"{number:04d}") for number in range(parts)]
-            outs = [open(path, "wb", buffering=1 << 18) for path in paths]  # noqa: SIM115
-            unkeyed: list[Line] = []
-            try:
-                while (raw := source.read_line(False)) is not None:
-                    record = parse_line(source.line, raw)
-                    key = _contact_key(record)
-                    if key is not None:
-                        part = zlib.crc32(document_id(*key).encode()) % parts
-                        outs[part].write(b"%d\t%s\n" % (source.line, raw.rstrip(b"\r\n")))
-                    elif record is not None:
-                        unkeyed.append(Line(source.line, record))
-                    if self.progress and source.line % 10_000 == 0:
-                        self.progress.show(source.line, source.offset, size)
-            finally:
-                for out in outs:
-                    out.close()
-            rejects += self.indexer.apply(unkeyed).rejects
+            paths, unkeyed = self._partition(source, folder)
+            rejects += self.indexer.apply(unkeyed).rejects  # all rejected, nothing written
             for path in paths:
                 if self.stop():
                     return
@@ -697,6 +678,32 @@ class Run:
         for reject in sorted(rejects, key=lambda r: r.line):
             self.rejects.write(source.path, reject)
         self._checkpoint(source, base, at_start)
+
+    def _partition(self, source: Input, folder: str) -> tuple[list[str], list[Line]]:
+        """The rest of the input split by contact into partition files in `folder`
+        (`line number TAB raw line`); returns their paths and the lines that name no
+        contact (not JSON, or no valid key), which go to the rejects."""
+        size = source.size()
+        parts = max(1, min(MAX_PARTITIONS,
+                           -(-(size or DEFAULT_LOAD_BYTES) // self.options.partition_bytes)))
+        paths = [os.path.join(folder, f"{number:04d}") for number in range(parts)]
+        unkeyed: list[Line] = []
+        outs = [open(path, "wb", buffering=1 << 18) for path in paths]  # noqa: SIM115
+        try:
+            while (raw := source.read_line(False)) is not None:
+                record = parse_line(source.line, raw)
+                key = _contact_key(record)
+                if key is not None:
+                    part = zlib.crc32(document_id(*key).encode()) % parts
+                    outs[part].write(b"%d\t%s\n" % (source.line, raw.rstrip(b"\r\n")))
+                elif record is not None:
+                    unkeyed.append(Line(source.line, record))
+                if self.progress and source.line % 10_000 == 0:
+                    self.progress.show(source.line, source.offset, size)
+        finally:
+            for out in outs:
+                out.close()
+        return paths, unkeyed
 
     def _resume(self, source: Input, *, first: bool) -> dict[str, int]:
         """Continue where the input's checkpoint says; returns its counts."""
