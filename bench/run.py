@@ -34,9 +34,9 @@ from elasticsearch import Elasticsearch, helpers
 from suite import ACCOUNT, EXPORT_CANDIDATES, NOW, SAVED, SEGMENTS, naive_bodies
 
 from segql import api, sample
-from segql.compiler import segments as compiler_segments
-from segql.connection import connect
-from segql.indexer.mapping import index_body
+from segql.compiler import definitions
+from segql.stores.connection import connect
+from segql.stores.mapping import index_body
 
 CACHE = Path(os.environ.get("SEGQL_BENCH_CACHE", "/tmp/segql-bench"))
 SEED = 7
@@ -235,13 +235,13 @@ def _in_threads(work: Callable[[int], None], count: int) -> None:
 def compile_figure(ctx: Any, reps: int) -> dict[str, Any]:
     """Cold parse+check+compile per expression, segql vs luqum on the Lucene-expressible
     subset. Per call the `parse_definition` cache is cleared; Lark's parser object
-    (`grammar.parser._lark`, built once per process) and luqum's PLY tables are both
+    (`grammar.keywords.lark_parser`, built once per process) and luqum's PLY tables are both
     built before timing: a one-time cost, not part of a call."""
     from luqum.elasticsearch import ElasticsearchQueryBuilder
     from luqum.parser import parser as luqum_parser
 
     def segql_once(text: str) -> None:
-        compiler_segments.parse_definition.cache_clear()
+        definitions.parse_definition.cache_clear()
         api.compile_text(text, ctx)
 
     def luqum_once(text: str) -> None:

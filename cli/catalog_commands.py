@@ -14,10 +14,10 @@ import click
 from segql import api
 from segql.cli.common import EXIT_CODES_HELP, check_account, guarded
 from segql.compiler.catalog import learn, read_catalog
-from segql.connection import connect
-from segql.indexer.catalog_store import CatalogStore, StoredCatalog, catalog_index_name
 from segql.indexer.files import open_records
 from segql.indexer.records import fold_records
+from segql.stores.catalogs import CatalogStore, StoredCatalog, catalog_index_name
+from segql.stores.connection import connect
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -22,6 +22,7 @@ from segql.compiler.context import Context
 from segql.errors import InputError, SegmentError, SegqlError
 from segql.indexer.records import ACCOUNT_ID
 from segql.localnode import LocalNodeError
+from segql.stores.connection import NoClusterError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -50,6 +51,9 @@ def guarded(command: F) -> F:
             else:
                 click.echo(error.render(), err=True)
             sys.exit(EXIT_INVALID)
+        except (LocalNodeError, NoClusterError) as error:  # runtime, never "invalid input"
+            click.echo(f"error: {error}", err=True)
+            sys.exit(EXIT_FAILURE)
         except SegqlError as error:
             if kwargs.get("as_json"):
                 click.echo(json.dumps({"valid": False, "errors": [
@@ -57,9 +61,6 @@ def guarded(command: F) -> F:
             else:
                 click.echo(f"error: {error}", err=True)
             sys.exit(error.exit_code)
-        except LocalNodeError as error:
-            click.echo(f"error: {error}", err=True)
-            sys.exit(EXIT_FAILURE)
         except (ApiError, TransportError) as error:
             click.echo(f"error: Elasticsearch: {_describe(error)}", err=True)
             sys.exit(EXIT_FAILURE)
@@ -170,6 +171,6 @@ def resolve_context(account: str, now: datetime | None, timezone: ZoneInfo,
     if catalog_file:
         return replace(make_context(account, now, timezone), catalog=read_catalog(catalog_file))
     from segql import api
-    from segql.connection import connect
+    from segql.stores.connection import connect
 
     return api.context(connect(), account, index=index, now=now, timezone=timezone)

@@ -10,10 +10,10 @@ import click
 from segql import api
 from segql.cli.common import EXIT_CODES_HELP, guarded
 from segql.compiler.evaluator import matching_ids
-from segql.connection import connect
 from segql.indexer.files import open_records
 from segql.indexer.loader import load
 from segql.indexer.records import fold_records
+from segql.stores.connection import connect
 
 EXAMPLES = (
     'all(city starts_with "War", event MailOpen occurred)',
@@ -58,7 +58,7 @@ def demo(index: str, port: int, export_path: str) -> None:
     ctx = api.context(es, DEMO_ACCOUNT, index=index)
     for text in EXAMPLES:
         result = api.count(es, text, ctx, index)
-        reference = len(matching_ids(api.prepare(text, ctx), store.contacts.values(), ctx))
+        reference = len(matching_ids(api.prepare(text, ctx), store.contacts.values()))
         click.echo(f"{result.count:>6}  {text}   (Elasticsearch took {result.took_ms} ms; "
                    f"reference evaluator: {reference})")
     with open(export_path, "w", encoding="utf-8") as out:

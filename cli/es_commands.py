@@ -15,7 +15,8 @@ import click
 from elastic_transport import TransportError
 from elasticsearch import ApiError
 
-from segql.connection import (
+from segql.localnode import PINNED_VERSION, ROLE_PRIVILEGES, LocalNode, LocalNodeError
+from segql.stores.connection import (
     NoClusterError,
     connect,
     create_api_key,
@@ -23,7 +24,6 @@ from segql.connection import (
     external_url,
     redact,
 )
-from segql.localnode import PINNED_VERSION, ROLE_PRIVILEGES, LocalNode, LocalNodeError
 
 EXIT_OK = 0
 EXIT_FAILURE = 1

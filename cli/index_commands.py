@@ -14,19 +14,16 @@ import click
 
 from segql import api
 from segql.cli.common import EXIT_CODES_HELP, EXIT_FAILURE, guarded
-from segql.connection import connect
+from segql.contract.contact import MAX_EVENTS, MAX_VISITS
 from segql.errors import InputError
+from segql.indexer.apply import Indexer
 from segql.indexer.files import open_records
-from segql.indexer.records import MAX_EVENTS, MAX_VISITS, fold_records
-from segql.indexer.sync import (
-    DEFAULT_BATCH_SIZE,
-    DEFAULT_MAX_WAIT,
-    Indexer,
-    RejectsFile,
-    Run,
-    RunOptions,
-    stderr_progress,
-)
+from segql.indexer.progress import stderr_progress
+from segql.indexer.records import fold_records
+from segql.indexer.rejects import RejectsFile
+from segql.indexer.run import DEFAULT_BATCH_SIZE, Run, RunOptions
+from segql.indexer.writer import DEFAULT_MAX_WAIT
+from segql.stores.connection import connect
 
 
 def _dry_run(files: tuple[str, ...], rejects_path: str) -> dict[str, Any]:

@@ -9,8 +9,8 @@ from segql.cli.demo import demo
 from segql.cli.es_commands import es
 from segql.cli.index_commands import index
 from segql.cli.language_commands import COMMANDS as LANGUAGE_COMMANDS
-from segql.cli.segment_commands import segment
-from segql.cli.segments import compile, count, evaluate, explain, export
+from segql.cli.query_commands import compile, count, evaluate, explain, export
+from segql.cli.saved_segment_commands import segment
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

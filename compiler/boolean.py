@@ -12,7 +12,14 @@ from __future__ import annotations
 
 from typing import Any
 
+#: An Elasticsearch query object.
 Query = dict[str, Any]
+
+
+def match_all() -> Query:
+    """Every document (what an empty conjunction means); a new object each time."""
+    return {"match_all": {}}
+
 
 #: The deepest query Elasticsearch accepts, counting the leaf (measured on 9.2.0).
 MAX_QUERY_DEPTH = 30

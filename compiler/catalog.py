@@ -6,7 +6,7 @@ and their properties are declared (`segql catalog set`) or learned from indexed 
 
 This module is the model, with no I/O but reading a declared file: the JSON form and its
 strict validation, learning types from contacts, and the precedence of the parts
-(standard, then declared, then learned). `indexer/catalog_store.py` keeps it in
+(standard, then declared, then learned). `stores/catalogs.py` keeps it in
 Elasticsearch; docs/catalog.md is the user's view.
 """
 
@@ -26,7 +26,7 @@ from segql.errors import InputError
 from segql.values import parse_instant, present
 
 if TYPE_CHECKING:
-    from segql.indexer.records import Activity, Contact
+    from segql.contract.contact import Activity, Contact
 
 FieldType = Literal["text", "number", "date", "boolean"]
 FIELD_TYPES: tuple[FieldType, ...] = ("text", "number", "date", "boolean")

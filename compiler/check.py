@@ -12,19 +12,22 @@ E_SEGMENT_INVALID, E_TOO_DEEP, E_TOO_MANY_CONDITIONS, E_STRING_TOO_LONG.
 from __future__ import annotations
 
 import difflib
-import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any, TypeVar, assert_never
 
+from segql.compiler import checked as tree
 from segql.compiler import dates
-from segql.compiler.activities import window_bounds
+from segql.compiler.activities import ActivityFilter, count_facts, window_bounds
 from segql.compiler.context import Context
+from segql.compiler.dates import Bounds
+from segql.compiler.definitions import definition, parse_definition
 from segql.compiler.operators import Operator, names_for, normalise, resolve
 from segql.compiler.scopes import CONTACT, ActivityScope, Scope
-from segql.compiler.segments import definition, parse_definition
 from segql.errors import Diagnostic, SegmentError
 from segql.grammar import ast
-from segql.grammar.parser import MAX_CONDITIONS, MAX_DEPTH, MAX_STRING
+from segql.grammar.limits import MAX_CONDITIONS, MAX_DEPTH, MAX_STRING
+from segql.values import finite
 
 #: Counts above this are refused: scores count events exactly only up to 2^24, and no
 #: contact keeps that many (the indexer's retention policy bounds them far lower).
@@ -49,15 +52,12 @@ def _at(node: ast.Node | None, code: str, message: str, hint: str | None = None)
                       end_line=span.end_line, end_column=span.end_column, hint=hint)
 
 
-def _finite(number: float) -> bool:
-    try:
-        return math.isfinite(float(number))
-    except OverflowError:
-        return False
-
-
 def _did_you_mean(suggestion: str | None) -> str | None:
     return f"did you mean `{suggestion}`?" if suggestion else None
+
+
+_NOTHING = object()
+T = TypeVar("T")
 
 
 @dataclass
@@ -68,88 +68,140 @@ class _Checker:
     conditions: int = 0
     problems: list[Diagnostic] = field(default_factory=list)
 
-    def expr(self, node: ast.Expr, scope: Scope, depth: int) -> None:
-        if depth > MAX_DEPTH:
-            self.problems.append(_at(node, "E_TOO_DEEP",
-                                     f"nesting deeper than {MAX_DEPTH} levels"))
-            return
-        if isinstance(node, ast.Group):
-            # like the parser, count groups and `not`, not the links of an and/or chain
-            inner = depth + 1 if node.type in ("all", "any") else depth
-            if not node.items:
-                self.problems.append(_at(node, "E_EMPTY_GROUP", "group has no conditions",
-                                         "an empty segment would mean everyone: add a "
-                                         "condition"))
-            for item in node.items:
-                self.expr(item, scope, inner)
-        elif isinstance(node, ast.Not):
-            self.expr(node.expr, scope, depth + 1)
-        else:
-            self.conditions += 1
-            if self.conditions == MAX_CONDITIONS + 1:
-                self.problems.append(_at(node, "E_TOO_MANY_CONDITIONS",
-                                         f"more than {MAX_CONDITIONS} conditions"))
-            if isinstance(node, ast.FieldCondition):
-                self.problems.extend(self.field(node, scope))
-            elif isinstance(scope, ActivityScope):
+    def expr(self, node: ast.Expr, depth: int) -> tree.ContactExpr | None:
+        """A condition on a contact, checked; None where a problem was reported."""
+        if self.too_deep(node, depth):
+            return None
+        match node:
+            case ast.Group():
+                return self.group(node, depth, self.expr)
+            case ast.Not():
+                inner = self.expr(node.expr, depth + 1)
+                return None if inner is None else tree.Not(node, inner)
+            case ast.FieldCondition():
+                self.count(node)
+                return self.field(node, CONTACT)
+            case ast.Activity():
+                self.count(node)
+                return self.activity(node, depth)
+            case ast.SegmentRef():
+                self.count(node)
+                return self.segment(node)
+            case _:
+                assert_never(node)
+
+    def where(self, node: ast.Expr, scope: ActivityScope, depth: int) -> tree.WhereExpr | None:
+        """A condition on one event or visit (inside `where`), checked."""
+        if self.too_deep(node, depth):
+            return None
+        match node:
+            case ast.Group():
+                return self.group(node, depth, lambda item, d: self.where(item, scope, d))
+            case ast.Not():
+                inner = self.where(node.expr, scope, depth + 1)
+                return None if inner is None else tree.Not(node, inner)
+            case ast.FieldCondition():
+                self.count(node)
+                return self.field(node, scope)
+            case ast.Activity() | ast.SegmentRef():
+                self.count(node)
                 self.problems.append(_at(node, "E_NESTED_ACTIVITY",
                                          "`where` holds conditions on the properties of "
                                          "one event or visit only",
                                          "move this condition out of `where (...)`"))
-            elif isinstance(node, ast.Activity):
-                self.activity(node, depth)
-            else:
-                self.segment(node)
+                return None
+            case _:
+                assert_never(node)
 
-    def field(self, node: ast.FieldCondition, scope: Scope) -> Iterator[Diagnostic]:
+    def too_deep(self, node: ast.Expr, depth: int) -> bool:
+        if depth > MAX_DEPTH:
+            self.problems.append(_at(node, "E_TOO_DEEP",
+                                     f"nesting deeper than {MAX_DEPTH} levels"))
+            return True
+        return False
+
+    def count(self, node: ast.Expr) -> None:
+        self.conditions += 1
+        if self.conditions == MAX_CONDITIONS + 1:
+            self.problems.append(_at(node, "E_TOO_MANY_CONDITIONS",
+                                     f"more than {MAX_CONDITIONS} conditions"))
+
+    def group(self, node: ast.Group, depth: int,
+              walk: Callable[[ast.Expr, int], T | None]) -> tree.Group[T] | None:
+        # like the parser, count groups and `not`, not the links of an and/or chain
+        inner = depth + 1 if node.type in ("all", "any") else depth
+        if not node.items:
+            self.problems.append(_at(node, "E_EMPTY_GROUP", "group has no conditions",
+                                     "an empty segment would mean everyone: add a "
+                                     "condition"))
+        items = [walk(item, inner) for item in node.items]
+        checked = [item for item in items if item is not None]
+        if not items or len(checked) < len(items):
+            return None
+        return tree.Group(node, node.conjunctive, tuple(checked))
+
+    def field(self, node: ast.FieldCondition, scope: Scope) -> tree.FieldCondition | None:
         type_ = scope.type_of(self.ctx.catalog, node.field)
         if type_ is None:
             code = "E_UNKNOWN_FIELD" if scope is CONTACT else "E_UNKNOWN_PROPERTY"
-            yield _at(node, code, f"unknown {scope.describe(node.field)}",
-                      _did_you_mean(scope.suggest(self.ctx.catalog, node.field))
-                      or "declare it with `segql catalog set`")
-            return
+            self.problems.append(_at(node, code, f"unknown {scope.describe(node.field)}",
+                                     _did_you_mean(scope.suggest(self.ctx.catalog, node.field))
+                                     or "declare it with `segql catalog set`"))
+            return None
         found = resolve(node.op, type_)
         if found is None:
             known = any(resolve(node.op, t) for t in ("text", "number", "date", "boolean"))
-            yield _at(node, "E_TYPE" if known else "E_UNKNOWN_OPERATOR",
-                      f"`{ast.spelling(node.op)}` does not apply to {type_} "
-                      f"{scope.describe(node.field)}"
-                      if known else f"unknown operator `{node.op}`",
-                      f"operators for {type_}: {', '.join(names_for(type_))}")
-            return
-        operator, _ = found
-        yield from self.operand(node, operator)
+            self.problems.append(_at(
+                node, "E_TYPE" if known else "E_UNKNOWN_OPERATOR",
+                f"`{ast.spelling(node.op)}` does not apply to {type_} "
+                f"{scope.describe(node.field)}" if known else f"unknown operator `{node.op}`",
+                f"operators for {type_}: {', '.join(names_for(type_))}"))
+            return None
+        operator, negated = found
+        operand = self.operand(node, operator)
+        if operand is _NOTHING:
+            return None
+        return tree.FieldCondition(node, node.field, type_, operator, negated, operand,
+                              scope.target(node.field, type_))
 
-    def operand(self, node: ast.FieldCondition, operator: Operator) -> Iterator[Diagnostic]:
+    def operand(self, node: ast.FieldCondition, operator: Operator) -> Any:
+        """The operand normalised and prepared for `operator` (None when it takes none);
+        `_NOTHING` when a problem was reported."""
         kind = operator.operand
         if kind is None:
             if node.value is not None:
-                yield _at(node.value, "E_UNEXPECTED_VALUE", f"`{node.op}` takes no value")
-            return
+                self.problems.append(_at(node.value, "E_UNEXPECTED_VALUE",
+                                         f"`{node.op}` takes no value"))
+                return _NOTHING
+            return None
         if node.value is None:
-            yield _at(node, "E_MISSING_VALUE", f"`{node.op}` needs {_KIND_WORDS[kind]}")
-            return
+            self.problems.append(_at(node, "E_MISSING_VALUE",
+                                     f"`{node.op}` needs {_KIND_WORDS[kind]}"))
+            return _NOTHING
         pair = kind.endswith("_pair")
         if (node.upper is not None) != pair:
             where = node.upper if node.upper is not None else node
-            yield _at(where, "E_UNEXPECTED_VALUE" if node.upper is not None
-                      else "E_MISSING_VALUE", f"`{node.op}` needs {_KIND_WORDS[kind]}")
-            return
+            self.problems.append(_at(where, "E_UNEXPECTED_VALUE" if node.upper is not None
+                                     else "E_MISSING_VALUE",
+                                     f"`{node.op}` needs {_KIND_WORDS[kind]}"))
+            return _NOTHING
         values = [node.value] + ([node.upper] if node.upper is not None else [])
         problems = [p for v in values for p in self.literal(v, kind, operator)]
-        yield from problems
+        self.problems.extend(problems)
         if problems:
-            return
+            return _NOTHING
         try:  # resolving dates can leave the calendar (e.g. now-10000y)
             prepared = operator.prepare(normalise(kind, node.value, node.upper,
                                                   self.ctx.clock))
         except (OverflowError, ValueError):
-            yield _at(node, "E_DATE", "date out of range", "dates lie in years 1-9999")
-            return
+            self.problems.append(_at(node, "E_DATE", "date out of range",
+                                     "dates lie in years 1-9999"))
+            return _NOTHING
         if pair and prepared.is_empty():
-            yield _at(node, "E_BETWEEN_ORDER", "`between A and B` needs A <= B",
-                      "swap the two values")
+            self.problems.append(_at(node, "E_BETWEEN_ORDER",
+                                     "`between A and B` needs A <= B", "swap the two values"))
+            return _NOTHING
+        return prepared
 
     def literal(self, value: ast.Value, kind: str, operator: Operator) -> Iterator[Diagnostic]:
         scalar = kind.removesuffix("_pair").removesuffix("s")
@@ -172,7 +224,7 @@ class _Checker:
         }[scalar]
         if not isinstance(value, expected):
             yield _at(value, "E_OPERAND_TYPE", f"`{operator.name}` needs {_KIND_WORDS[kind]}")
-        elif isinstance(value, ast.NumberValue) and not _finite(value.value):
+        elif isinstance(value, ast.NumberValue) and not finite(value.value):
             yield _at(value, "E_NUMBER", "number out of range", "numbers are 64-bit doubles")
         elif isinstance(value, ast.StringValue):
             if len(value.value) > MAX_STRING:
@@ -191,7 +243,8 @@ class _Checker:
             yield _at(value, "E_DATE", "not a date", 'use "2025-01-31", '
                       '"2025-01-31T10:00:00Z" or now/today with offsets such as today-7d')
 
-    def activity(self, node: ast.Activity, depth: int) -> None:
+    def activity(self, node: ast.Activity, depth: int) -> tree.ActivityCondition | None:
+        before = len(self.problems)
         if node.type == "event" and (node.name is None or
                                      not self.ctx.catalog.known_event(node.name)):
             self.problems.append(_at(node, "E_UNKNOWN_EVENT", f"unknown event `{node.name}`",
@@ -202,17 +255,22 @@ class _Checker:
             self.problems.append(_at(node.count, "E_COUNT",
                                      f"a count is a whole number from 0 to {MAX_COUNT:,}, "
                                      "after `occurred`"))
-        if node.window is not None:
-            self.problems.extend(self.window(node.window))
+        window = None if node.window is None else self.window(node.window)
+        where = None
         if node.where is not None:
-            self.expr(node.where, ActivityScope(node.type, node.name), depth + 1)
+            where = self.where(node.where, ActivityScope(node.type, node.name), depth + 1)
+        if len(self.problems) > before:
+            return None
+        activity_filter: ActivityFilter[tree.WhereExpr] = ActivityFilter(node.type, node.name,
+                                                                    window, where)
+        return tree.ActivityCondition(node, activity_filter, count_facts(node))
 
-    def window(self, window: ast.Window) -> Iterator[Diagnostic]:
+    def window(self, window: ast.Window) -> Bounds | None:
         want_duration = window.kind == "within"
         values = [window.value] + ([window.upper] if window.upper is not None else [])
         if (window.kind == "between") != (window.upper is not None):
-            yield _at(window, "E_MISSING_VALUE", "`between` needs two dates")
-            return
+            self.problems.append(_at(window, "E_MISSING_VALUE", "`between` needs two dates"))
+            return None
         problems: list[Diagnostic] = []
         for value in values:
             if isinstance(value, ast.Duration) != want_duration:
@@ -220,48 +278,55 @@ class _Checker:
                                     + _KIND_WORDS["duration" if want_duration else "date"]))
             elif not isinstance(value, ast.Duration):
                 problems.extend(self.date(value))
-        yield from problems
-        if not problems:
-            try:
-                bounds = window_bounds(window, self.ctx.clock)
-            except (OverflowError, ValueError):
-                yield _at(window, "E_DATE", "date out of range", "dates lie in years 1-9999")
-                return
-            if bounds is not None and window.kind == "between" and bounds.is_empty():
-                yield _at(window, "E_BETWEEN_ORDER", "`between A and B` needs A <= B",
-                          "swap the two dates")
+        self.problems.extend(problems)
+        if problems:
+            return None
+        try:
+            bounds = window_bounds(window, self.ctx.clock)
+        except (OverflowError, ValueError):
+            self.problems.append(_at(window, "E_DATE", "date out of range",
+                                     "dates lie in years 1-9999"))
+            return None
+        if bounds is not None and window.kind == "between" and bounds.is_empty():
+            self.problems.append(_at(window, "E_BETWEEN_ORDER",
+                                     "`between A and B` needs A <= B", "swap the two dates"))
+            return None
+        return bounds
 
-    def segment(self, node: ast.SegmentRef) -> None:
+    def segment(self, node: ast.SegmentRef) -> tree.SegmentRef | None:
         found = definition(self.ctx, node.name)
         if found is None:
             close = difflib.get_close_matches(node.name, sorted(self.ctx.segments), n=1)
             hint = _did_you_mean(close[0] if close else None)
             self.problems.append(_at(node, "E_UNKNOWN_SEGMENT",
                                      f"no saved segment called {node.name!r}", hint))
-            return
+            return None
         name, text = found
         if name.casefold() in (n.casefold() for n in self.chain):
             cycle = " → ".join([*self.chain, name])
             self.problems.append(_at(node, "E_SEGMENT_CYCLE",
                                      f"segments refer to each other in a cycle: {cycle}"))
-            return
+            return None
+        body = None
         try:
             inner = _Checker(self.ctx, (*self.chain, name))
-            inner.expr(parse_definition(text), CONTACT, 0)
+            body = inner.expr(parse_definition(text), 0)
             inner_problems = inner.problems
         except SegmentError as error:
             inner_problems = error.diagnostics
-        if inner_problems:
+        if inner_problems or body is None:
             first = inner_problems[0]
             code = "E_SEGMENT_CYCLE" if first.code == "E_SEGMENT_CYCLE" else "E_SEGMENT_INVALID"
             self.problems.append(_at(node, code, f"saved segment {name!r}: {first.message}",
                                      first.hint))
+            return None
+        return tree.SegmentRef(node, name, body)
 
 
-def check(expr: ast.Expr, ctx: Context, source: str = "") -> ast.Expr:
-    """Return the expression if it is valid; otherwise raise every problem found at once."""
+def check(expr: ast.Expr, ctx: Context, source: str = "") -> tree.Checked:
+    """The checked tree of the expression; otherwise raise every problem found at once."""
     checker = _Checker(ctx)
-    checker.expr(expr, CONTACT, 0)
-    if checker.problems:
+    checked = checker.expr(expr, 0)
+    if checker.problems or checked is None:
         raise SegmentError(checker.problems, source)
-    return expr
+    return tree.Checked(checked, ctx, source)

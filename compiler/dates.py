@@ -12,18 +12,13 @@ no offset is read in the evaluation zone. Instants compare at millisecond precis
 from __future__ import annotations
 
 import calendar
-import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from segql.errors import InputError
 from segql.grammar import ast
-from segql.values import epoch_millis
-
-_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_INSTANT = re.compile(
-    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}:?\d{2})?$"
-)
+from segql.values import DATE_ONLY, INSTANT, epoch_millis
 
 
 @dataclass(frozen=True)
@@ -34,7 +29,7 @@ class Clock:
     zone: ZoneInfo
 
 
-class BadDate(ValueError):
+class BadDate(InputError, ValueError):
     """A string operand that is not an ISO 8601 date or instant."""
 
 
@@ -125,10 +120,10 @@ def resolve(operand: ast.StringValue | ast.RelativeDate, now_ms: int, zone: Zone
         return _point(ms, zone, False)
     text = operand.value
     try:
-        if _DATE_ONLY.match(text):
+        if DATE_ONLY.match(text):
             start, _ = _day_of(date.fromisoformat(text), zone)
             return _point(start, zone, True)
-        if _INSTANT.match(text):
+        if INSTANT.match(text):
             parsed = datetime.fromisoformat(text.replace("z", "Z"))
             if parsed.tzinfo is None:
                 parsed = parsed.replace(tzinfo=zone)

@@ -1,83 +1,73 @@
 """The reference evaluator: LANGUAGE.md as executable Python over folded contacts.
 
 It shares with the compiler only the definitions of meaning — operators' tests
-(`operators.py`), count facts and windows (`activities.py`), the typed view of stored
-values — and nothing about Elasticsearch; the differential test checks that
-Elasticsearch returns exactly what this returns. It is also segql's embedded mode
-(`segql eval`).
+(`operators.py`), which activities a condition counts and its count facts
+(`activities.py`), the typed view of stored values — and nothing about Elasticsearch; the
+differential test checks that Elasticsearch returns exactly what this returns. It is also
+segql's embedded mode (`segql eval`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from functools import singledispatch
+from typing import Any, assert_never
 
-from segql.compiler.activities import count_holds, window_bounds
-from segql.compiler.context import Context
-from segql.compiler.operators import bind, stored_values
-from segql.compiler.scopes import CONTACT, ActivityScope, Scope
-from segql.compiler.segments import referenced
-from segql.grammar import ast
-from segql.indexer.records import Activity, Contact
-from segql.values import epoch_millis, parse_instant
-
-Subject = Contact | Activity
+from segql.compiler import checked as tree
+from segql.compiler.activities import count_holds
+from segql.compiler.operators import stored_values
+from segql.contract.contact import Activity, Contact
 
 
-@singledispatch
-def holds(node: ast.Node, subject: Subject, ctx: Context, scope: Scope) -> bool:
-    raise TypeError(f"cannot evaluate {type(node).__name__}")
+def holds(node: tree.ContactExpr, contact: Contact) -> bool:
+    """Whether a checked condition holds for a contact."""
+    match node:
+        case tree.Group():
+            results = (holds(item, contact) for item in node.items)
+            return all(results) if node.conjunctive else any(results)
+        case tree.Not():
+            return not holds(node.expr, contact)
+        case tree.FieldCondition():
+            return field_holds(node, contact.fields.get(node.field))
+        case tree.ActivityCondition():
+            return count_holds(node.facts, activity_count(node, contact))
+        case tree.SegmentRef():
+            return holds(node.body, contact)
+        case _:
+            assert_never(node)
 
 
-@holds.register
-def _group(node: ast.Group, subject: Subject, ctx: Context, scope: Scope) -> bool:
-    results = (holds(item, subject, ctx, scope) for item in node.items)
-    return all(results) if node.conjunctive else any(results)
+def where_holds(node: tree.WhereExpr, item: Activity) -> bool:
+    """Whether a checked `where` condition holds for one event or visit."""
+    match node:
+        case tree.Group():
+            results = (where_holds(part, item) for part in node.items)
+            return all(results) if node.conjunctive else any(results)
+        case tree.Not():
+            return not where_holds(node.expr, item)
+        case tree.FieldCondition():
+            return field_holds(node, item.props.get(node.field))
+        case _:
+            assert_never(node)
 
 
-@holds.register
-def _not(node: ast.Not, subject: Subject, ctx: Context, scope: Scope) -> bool:
-    return not holds(node.expr, subject, ctx, scope)
+def field_holds(node: tree.FieldCondition, raw: Any) -> bool:
+    """A field condition on a stored value: any value passes the positive operator's test
+    (§3.4), and a negative operator is its complement (§3.3)."""
+    values = stored_values(raw, node.type)
+    return any(node.operator.test(v, node.operand) for v in values) != node.negated
 
 
-@holds.register
-def _field(node: ast.FieldCondition, subject: Subject, ctx: Context, scope: Scope) -> bool:
-    bound = bind(node, scope.type_of(ctx.catalog, node.field), ctx.clock)
-    values = stored_values(scope.raw(subject, node.field), bound.type)
-    return any(bound.operator.test(v, bound.operand) for v in values) != bound.negated
+def activity_count(node: tree.ActivityCondition, contact: Contact) -> int:
+    """n: how many of the contact's events (or visits) the condition counts."""
+    return sum(node.filter.counts(item, where_holds) for item in node.filter.candidates(contact))
 
 
-@holds.register
-def _activity(node: ast.Activity, subject: Subject, ctx: Context, scope: Scope) -> bool:
-    assert isinstance(subject, Contact)
-    inner_scope = ActivityScope(node.type, node.name)
-    bounds = window_bounds(node.window, ctx.clock)
-    items = subject.events.values() if node.type == "event" else subject.visits.values()
-    n = 0
-    for item in items:
-        if node.name is not None and item.name != node.name:
-            continue
-        if bounds is not None and not bounds.contains(
-            epoch_millis(parse_instant(item.ts))  # type: ignore[arg-type]
-        ):
-            continue
-        if node.where is not None and not holds(node.where, item, ctx, inner_scope):
-            continue
-        n += 1
-    return count_holds(node, n)
+def contact_holds(checked: tree.Checked, contact: Contact) -> bool:
+    return holds(checked.expr, contact)
 
 
-@holds.register
-def _segment(node: ast.SegmentRef, subject: Subject, ctx: Context, scope: Scope) -> bool:
-    return holds(referenced(ctx, node.name), subject, ctx, scope)
-
-
-def contact_holds(expr: ast.Expr, contact: Contact, ctx: Context) -> bool:
-    return holds(expr, contact, ctx, CONTACT)
-
-
-def matching_ids(expr: ast.Expr, contacts: Iterable[Contact], ctx: Context) -> list[str]:
+def matching_ids(checked: tree.Checked, contacts: Iterable[Contact]) -> list[str]:
     """Ids of the account's contacts that are in the segment, sorted."""
     return sorted(
-        c.id for c in contacts if c.account == ctx.account and contact_holds(expr, c, ctx)
+        c.id for c in contacts if c.account == checked.account and holds(checked.expr, c)
     )

@@ -7,10 +7,9 @@ aggregation over the contact's events or visits that the condition counts). The 
 evaluator answers the same questions on the contact rebuilt from its stored document; a
 node where the two differ is a bug in one of them, and the explanation says so.
 
-n is defined once for both sides through the condition itself: an event is counted when
-the condition with its count rule dropped (`occurred` alone) holds for that event alone —
-in Elasticsearch that condition's nested query is the aggregation filter, in the
-evaluator it is evaluated on the contact holding only that event.
+n is defined once for both sides by the condition's `ActivityFilter` (activities.py): in
+Elasticsearch its query is the aggregation's filter over the nested documents, in the
+evaluator its test counts the contact's events or visits.
 
 This module does no I/O: the caller runs the search bodies (one `msearch`).
 """
@@ -18,20 +17,17 @@ This module does no I/O: the caller runs the search bodies (one `msearch`).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, assert_never
 
-from segql.compiler.boolean import conjoin
-from segql.compiler.context import Context
-from segql.compiler.evaluator import contact_holds
-from segql.compiler.scopes import CONTACT
-from segql.compiler.segments import referenced
+from segql.compiler import checked as tree
+from segql.compiler.boolean import Query, conjoin
+from segql.compiler.evaluator import activity_count, holds
 from segql.compiler.to_es import to_query
+from segql.contract.contact import Contact
 from segql.grammar import ast
 from segql.grammar.format import fmt
-from segql.indexer.records import Contact
 
-Query = dict[str, Any]
 #: Runs search bodies against the contact index (one snapshot), returning the responses.
 Searcher = Callable[[list[Query]], list[dict[str, Any]]]
 
@@ -100,13 +96,10 @@ class Explanation:
 class _Step:
     """A node to explain, with the index of its search(es) in the msearch."""
 
-    node: ast.Expr
-    kind: str
+    node: tree.ContactExpr
     children: list[_Step]
     search: int
     count_search: int | None = None
-    #: For activities: the condition without its count rule (`occurred` alone).
-    counted: ast.Activity | None = None
 
 
 def _rule(node: ast.Activity) -> str:
@@ -117,75 +110,63 @@ def _rule(node: ast.Activity) -> str:
     return _RULES[node.count.op].format(node.count.n)
 
 
-def _counted_query(node: ast.Activity, ctx: Context) -> tuple[str, Query]:
-    """(nested path, query on one event or visit) of what the activity counts: the nested
-    query the compiler makes of the condition with `occurred` alone."""
-    compiled = to_query(node, ctx, CONTACT)
-    nested = compiled["nested"]
-    return nested["path"], nested["query"]
-
-
 @dataclass
 class _Planner:
-    ctx: Context
+    account: str
     doc_id: str
     bodies: list[Query] = field(default_factory=list)
 
     def _contact_only(self) -> list[Query]:
-        return [{"ids": {"values": [self.doc_id]}}, {"term": {"account": self.ctx.account}}]
+        return [{"ids": {"values": [self.doc_id]}}, {"term": {"account": self.account}}]
 
-    def step(self, node: ast.Expr) -> _Step:
-        self.bodies.append({"size": 0, "track_total_hits": True,
-                            "query": conjoin([*self._contact_only(),
-                                              to_query(node, self.ctx, CONTACT)])})
-        step = _Step(node, node.type, [], len(self.bodies) - 1)
-        if isinstance(node, ast.Group):
-            step.children = [self.step(item) for item in node.items]
-        elif isinstance(node, ast.Not):
-            step.children = [self.step(node.expr)]
-        elif isinstance(node, ast.SegmentRef):
-            step.children = [self.step(referenced(self.ctx, node.name))]
-        elif isinstance(node, ast.Activity):
-            step.counted = node.model_copy(update={"occurred": True, "count": None})
-            path, inner = _counted_query(step.counted, self.ctx)
-            self.bodies.append({"size": 0, "query": conjoin(self._contact_only()),
-                                "aggs": {"n": {"nested": {"path": path},
-                                               "aggs": {"counted": {"filter": inner}}}}})
-            step.count_search = len(self.bodies) - 1
+    def _search(self, body: Query) -> int:
+        self.bodies.append(body)
+        return len(self.bodies) - 1
+
+    def step(self, node: tree.ContactExpr) -> _Step:
+        step = _Step(node, [], self._search({
+            "size": 0, "track_total_hits": True,
+            "query": conjoin([*self._contact_only(), to_query(node)])}))
+        match node:
+            case tree.Group():
+                step.children = [self.step(item) for item in node.items]
+            case tree.Not():
+                step.children = [self.step(node.expr)]
+            case tree.SegmentRef():
+                step.children = [self.step(node.body)]
+            case tree.ActivityCondition():
+                counted = node.filter.query(to_query)
+                step.count_search = self._search({
+                    "size": 0, "query": conjoin(self._contact_only()),
+                    "aggs": {"n": {"nested": {"path": node.filter.path},
+                                   "aggs": {"counted": {"filter": counted}}}}})
+            case tree.FieldCondition():
+                pass
+            case _:
+                assert_never(node)
         return step
 
 
-def _evaluator_count(node: ast.Activity, contact: Contact, ctx: Context) -> int:
-    """n by the reference evaluator: the contact's events (or visits) for which the
-    condition `occurred` alone holds on that one event."""
-    if node.type == "event":
-        alone = (replace(contact, events={key: item}) for key, item in contact.events.items())
-    else:
-        alone = (replace(contact, visits={key: item}) for key, item in contact.visits.items())
-    return sum(contact_holds(node, one, ctx) for one in alone)
-
-
-def _answer(step: _Step, responses: list[dict[str, Any]], contact: Contact,
-            ctx: Context) -> Explanation:
+def _answer(step: _Step, responses: list[dict[str, Any]], contact: Contact) -> Explanation:
+    node = step.node
     result = responses[step.search]["hits"]["total"]["value"] > 0
     count = expected_count = rule = None
-    if step.count_search is not None:
-        assert isinstance(step.node, ast.Activity) and step.counted is not None
+    if isinstance(node, tree.ActivityCondition) and step.count_search is not None:
         count = responses[step.count_search]["aggregations"]["n"]["counted"]["doc_count"]
-        expected_count = _evaluator_count(step.counted, contact, ctx)
-        rule = _rule(step.node)
+        expected_count = activity_count(node, contact)
+        rule = _rule(node.source)
     return Explanation(
-        text=fmt(step.node), kind=step.kind, result=result,
-        expected=contact_holds(step.node, contact, ctx), count=count,
+        text=fmt(node.source), kind=node.source.type, result=result,
+        expected=holds(node, contact), count=count,
         expected_count=expected_count, rule=rule,
-        children=tuple(_answer(child, responses, contact, ctx) for child in step.children),
+        children=tuple(_answer(child, responses, contact) for child in step.children),
     )
 
 
-def explain(expr: ast.Expr, ctx: Context, contact: Contact, doc_id: str,
+def explain(checked: tree.Checked, contact: Contact, doc_id: str,
             search: Searcher) -> Explanation:
-    """Explain a checked expression for `contact`, stored as document `doc_id`: `search`
+    """Explain a checked segment for `contact`, stored as document `doc_id`: `search`
     runs every node's search body in one round trip, on one snapshot."""
-    planner = _Planner(ctx, doc_id)
-    root = planner.step(expr)
-    return _answer(root, search(planner.bodies), contact, ctx)
+    planner = _Planner(checked.account, doc_id)
+    root = planner.step(checked.expr)
+    return _answer(root, search(planner.bodies), contact)

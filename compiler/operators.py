@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from segql.compiler import dates
+from segql.compiler.boolean import Query
 from segql.compiler.dates import Bounds, Clock
-from segql.compiler.targets import TYPE_SLOTS, Query, Target
+from segql.compiler.targets import TYPE_SLOTS, Target
+from segql.contract.document import value_slots
 from segql.grammar import ast
-from segql.indexer.document import value_slots
 from segql.values import SUFFIX_CHARS, epoch_millis, fold, parse_instant, reverse
 
 #: What an operator takes after it, as the checker demands and `normalise` builds.
@@ -170,26 +171,3 @@ def normalise(kind: OperandKind, value: Any, upper: Any, clock: Clock) -> Any:
         return (dates.resolve(value, clock.now_ms, clock.zone),
                 dates.resolve(upper, clock.now_ms, clock.zone))
     return dates.within(value, clock.now_ms, clock.zone)
-
-
-@dataclass(frozen=True)
-class Bound:
-    """A checked field condition, ready for either side: its positive operator, whether
-    the condition negates it, the field's type and the prepared operand."""
-
-    operator: Operator
-    negated: bool
-    type: str
-    operand: Any
-
-
-def bind(node: ast.FieldCondition, type_: str | None, clock: Clock) -> Bound:
-    """Resolve a checked condition's operator for the field's type and prepare its operand
-    (the checker has made sure both exist and fit)."""
-    found = resolve(node.op, type_ or "")
-    assert type_ is not None and found is not None, "the checker types every condition"
-    operator, negated = found
-    operand = None
-    if operator.operand is not None:
-        operand = operator.prepare(normalise(operator.operand, node.value, node.upper, clock))
-    return Bound(operator, negated, type_, operand)

@@ -1,15 +1,14 @@
 """Where a condition's names are looked up: contact fields, or the properties of one
-event or visit inside `where`. The checker types through a scope, the compiler builds
-targets through it and the evaluator reads values through it."""
+event or visit inside `where`. The checker types a condition through its scope and
+records where its values live (`target`) in the checked tree."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Literal
 
 from segql.compiler.catalog import Catalog, FieldType
 from segql.compiler.targets import FieldTarget, PropertyTarget, Target
-from segql.indexer.records import Activity, Contact
 
 
 @dataclass(frozen=True)
@@ -25,10 +24,6 @@ class ContactScope:
     def target(self, name: str, type_: str) -> Target:
         return FieldTarget(name, type_)
 
-    def raw(self, subject: Contact | Activity, name: str) -> Any:
-        assert isinstance(subject, Contact)
-        return subject.fields.get(name)
-
     def describe(self, name: str) -> str:
         return f"field `{name}`"
 
@@ -37,7 +32,7 @@ class ContactScope:
 class ActivityScope:
     """Conditions inside `where`: properties of one event (of a name) or one visit."""
 
-    kind: str  # "event" or "visit"
+    kind: Literal["event", "visit"]
     event: str | None = None
 
     @property
@@ -52,10 +47,6 @@ class ActivityScope:
 
     def target(self, name: str, type_: str) -> Target:
         return PropertyTarget(self.path, name, type_)
-
-    def raw(self, subject: Contact | Activity, name: str) -> Any:
-        assert isinstance(subject, Activity)
-        return subject.props.get(name)
 
     def describe(self, name: str) -> str:
         owner = f"event `{self.event}`" if self.kind == "event" else "visits"

@@ -11,15 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from segql.indexer.document import SEP, field_path
+from segql.compiler.boolean import Query
+from segql.contract.document import SEP, field_path
 from segql.values import sortable_millis, sortable_number
 
 if TYPE_CHECKING:
     from segql.compiler.dates import Bounds
 
-Query = dict[str, Any]
-
-#: The slot (see indexer/document.py) that holds a catalog type's values.
+#: The slot (see contract/document.py) that holds a catalog type's values.
 TYPE_SLOTS = {"text": "f", "number": "n", "date": "d", "boolean": "b"}
 
 
@@ -46,6 +45,14 @@ def _range_keys(bounds: Bounds) -> list[tuple[str, Any]]:
     if bounds.hi is not None:
         keys.append(("lte" if bounds.hi_inclusive else "lt", bounds.hi))
     return keys
+
+
+def time_range(path: str, bounds: Bounds) -> Query:
+    """Documents whose instant at `path` lies within `bounds` (epoch milliseconds)."""
+    spec: dict[str, Any] = {"format": "epoch_millis"}
+    for key, value in _range_keys(bounds):
+        spec[key] = int(value)
+    return {"range": {path: spec}}
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from segql.api import (
     segment_store,
 )
 from segql.compiler.explain import Explanation
-from segql.indexer.segment_store import (
+from segql.stores.saved_segments import (
     DuplicateSegmentError,
     SavedSegment,
     SegmentConflictError,

@@ -20,17 +20,18 @@ from zoneinfo import ZoneInfo
 from elasticsearch import Elasticsearch
 
 from segql.compiler.check import check
+from segql.compiler.checked import Checked
 from segql.compiler.context import Context
+from segql.compiler.definitions import definition
 from segql.compiler.explain import Explanation
 from segql.compiler.explain import explain as explain_tree
-from segql.compiler.segments import definition
 from segql.compiler.to_es import compile_segment
+from segql.contract.document import document_contact, document_id, field_path
 from segql.errors import InputError, SegmentError, SegqlError
 from segql.grammar import ast
 from segql.grammar.parser import parse
-from segql.indexer.catalog_store import CatalogStore, catalog_index_name
-from segql.indexer.document import document_contact, document_id, field_path
-from segql.indexer.segment_store import SegmentNotFoundError, SegmentStore, segment_index_name
+from segql.stores.catalogs import CatalogStore, catalog_index_name
+from segql.stores.saved_segments import SegmentNotFoundError, SegmentStore, segment_index_name
 
 DEFAULT_INDEX = "segql-contacts"
 #: A channel and the contact address field that reaches it.
@@ -80,21 +81,21 @@ def context(
                    segments=segment_store(es, contacts).definitions(account))
 
 
-def prepare(text: str, ctx: Context) -> ast.Expr:
-    """Parse and check a segment's text; raises SegmentError with positions."""
+def prepare(text: str, ctx: Context) -> Checked:
+    """Parse and check a segment's text: its checked tree; raises SegmentError with
+    positions."""
     return check(parse(text), ctx, text)
 
 
 def compile_text(text: str, ctx: Context) -> dict[str, Any]:
     """The Elasticsearch request body of a segment's text."""
-    return compile_segment(prepare(text, ctx), ctx, text)
+    return compile_segment(prepare(text, ctx))
 
 
-def _checked(segment: Segment, ctx: Context) -> tuple[ast.Expr, dict[str, Any]]:
+def _checked(segment: Segment, ctx: Context) -> tuple[Checked, dict[str, Any]]:
     """A segment (text or AST) checked, and its request body."""
-    source = segment if isinstance(segment, str) else ""
-    expr = prepare(segment, ctx) if isinstance(segment, str) else check(segment, ctx)
-    return expr, compile_segment(expr, ctx, source)
+    checked = prepare(segment, ctx) if isinstance(segment, str) else check(segment, ctx)
+    return checked, compile_segment(checked)
 
 
 def saved_text(ctx: Context, name: str) -> str:
@@ -421,6 +422,6 @@ def explain(es: Elasticsearch, segment: Segment, ctx: Context, contact_id: str, 
             searches = [part for body in bodies for part in ({}, {**body, "pit": {"id": pit}})]
             return [_ok(r) for r in es.msearch(searches=searches)["responses"]]
 
-        return explain_tree(expr, ctx, document_contact(hits[0]["_source"]), doc_id, search)
+        return explain_tree(expr, document_contact(hits[0]["_source"]), doc_id, search)
     finally:
         es.options(ignore_status=404).close_point_in_time(id=pit)

@@ -8,6 +8,7 @@ so the indexer writes folded copies and the compiler folds operands the same way
 
 from __future__ import annotations
 
+import math
 import re
 import struct
 import unicodedata
@@ -24,10 +25,20 @@ SUFFIX_CHARS = 24
 #: terms under 32,766 bytes, and an event property's term is `name NUL fold(value)`.
 MAX_TEXT_BYTES = 16_384
 
-_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_INSTANT = re.compile(
+#: The date-only and instant spellings that LANGUAGE.md accepts (`YYYY-MM-DD`, ISO 8601).
+DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+INSTANT = re.compile(
     r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}:?\d{2})?$"
 )
+
+
+def finite(number: float) -> bool:
+    """Whether a JSON or segment number is a finite 64-bit double (an int beyond any
+    float is not)."""
+    try:
+        return math.isfinite(float(number))
+    except OverflowError:
+        return False
 
 
 def fold(text: str) -> str:
@@ -58,13 +69,13 @@ def parse_instant(text: str) -> datetime | None:
     A date-only value is midnight UTC of that day (LANGUAGE.md §3.6); an instant keeps its
     offset; one with no offset is read as UTC. Precision is the millisecond, as in the index.
     """
-    if _DATE_ONLY.match(text):
+    if DATE_ONLY.match(text):
         try:
             d = date.fromisoformat(text)
         except ValueError:
             return None
         return datetime(d.year, d.month, d.day, tzinfo=UTC)
-    if not _INSTANT.match(text):
+    if not INSTANT.match(text):
         return None
     try:
         parsed = datetime.fromisoformat(text.replace("z", "Z"))

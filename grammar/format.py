@@ -12,9 +12,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import Enum
+from typing import assert_never
 
 from segql.grammar import ast
-from segql.grammar.parser import KEYWORDS, SYMBOLS, WORDS
+from segql.grammar.keywords import KEYWORDS, SYMBOLS, WORDS
 
 WIDTH = 88
 INDENT = 2
@@ -97,21 +98,25 @@ def _bracketed(opening: str, items: list[Doc], closing: str) -> Doc:
 
 
 def _expr(node: ast.Expr) -> Doc:
-    if isinstance(node, ast.Group):
-        if node.type in ("all", "any"):
-            return _bracketed(node.type + "(", [_expr(item) for item in node.items], ")")
-        first, *rest = [_operand(item, node.type) for item in node.items] or [""]
-        more: list[Doc] = []
-        for item in rest:
-            more += [_Break.LINE, f"{node.type} ", item]
-        return _Group((first, _Nest(tuple(more))))
-    if isinstance(node, ast.Not):
-        return ("not ", _operand(node.expr, "not"))
-    if isinstance(node, ast.FieldCondition):
-        return _field(node)
-    if isinstance(node, ast.Activity):
-        return _activity(node)
-    return "in_segment " + _string(node.name)
+    match node:
+        case ast.Group():
+            if node.type in ("all", "any"):
+                return _bracketed(node.type + "(", [_expr(item) for item in node.items], ")")
+            first, *rest = [_operand(item, node.type) for item in node.items] or [""]
+            more: list[Doc] = []
+            for item in rest:
+                more += [_Break.LINE, f"{node.type} ", item]
+            return _Group((first, _Nest(tuple(more))))
+        case ast.Not():
+            return ("not ", _operand(node.expr, "not"))
+        case ast.FieldCondition():
+            return _field(node)
+        case ast.Activity():
+            return _activity(node)
+        case ast.SegmentRef():
+            return "in_segment " + _string(node.name)
+        case _:
+            assert_never(node)
 
 
 def _operand(node: ast.Expr, context: str) -> Doc:
@@ -136,17 +141,21 @@ def _field(node: ast.FieldCondition) -> Doc:
 
 
 def _value(node: ast.Value) -> Doc:
-    if isinstance(node, ast.StringValue):
-        return _string(node.value)
-    if isinstance(node, ast.NumberValue):
-        return repr(node.value)
-    if isinstance(node, ast.ListValue):
-        return _bracketed("[", [_value(item) for item in node.items], "]")
-    if isinstance(node, ast.RelativeDate):
-        return node.base + "".join(
-            f"{'+' if o.amount >= 0 else '-'}{abs(o.amount)}{o.unit}" for o in node.offsets
-        )
-    return f"{node.amount}{node.unit}"
+    match node:
+        case ast.StringValue():
+            return _string(node.value)
+        case ast.NumberValue():
+            return repr(node.value)
+        case ast.ListValue():
+            return _bracketed("[", [_value(item) for item in node.items], "]")
+        case ast.RelativeDate():
+            return node.base + "".join(
+                f"{'+' if o.amount >= 0 else '-'}{abs(o.amount)}{o.unit}" for o in node.offsets
+            )
+        case ast.Duration():
+            return f"{node.amount}{node.unit}"
+        case _:
+            assert_never(node)
 
 
 def _activity(node: ast.Activity) -> Doc:

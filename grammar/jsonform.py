@@ -6,10 +6,9 @@ form within the limits of §6, so that JSON → AST → text → AST is lossless
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, assert_never
 
 from pydantic import TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
@@ -17,7 +16,10 @@ from pydantic_core import ErrorDetails
 from segql.errors import Diagnostic, SegmentError
 from segql.grammar import ast
 from segql.grammar.format import OPERATORS, fmt
-from segql.grammar.parser import MAX_ERRORS, parse, quotable
+from segql.grammar.keywords import quotable
+from segql.grammar.limits import MAX_ERRORS
+from segql.grammar.parser import parse
+from segql.values import finite
 
 SCHEMA_ID = "urn:segql:segment:1"
 
@@ -109,18 +111,23 @@ def _problem(path: str, message: str, hint: str | None = None) -> Diagnostic:
 def _untextual(node: ast.Expr, path: str) -> Iterator[Diagnostic]:
     """What in a valid AST has no text form: the JSON form means nothing the text can't
     say."""
-    if isinstance(node, ast.Group):
-        if node.type in ("and", "or") and len(node.items) < 2:
-            yield _problem(path, f"an `{node.type}` chain joins two or more items",
-                           f"use type {'all' if node.type == 'and' else 'any'} for a group")
-        for i, item in enumerate(node.items):
-            yield from _untextual(item, f"{path}.items[{i}]")
-    elif isinstance(node, ast.Not):
-        yield from _untextual(node.expr, f"{path}.expr")
-    elif isinstance(node, ast.FieldCondition):
-        yield from _field(node, path)
-    elif isinstance(node, ast.Activity):
-        yield from _activity(node, path)
+    match node:
+        case ast.Group():
+            if node.type in ("and", "or") and len(node.items) < 2:
+                yield _problem(path, f"an `{node.type}` chain joins two or more items",
+                               f"use type {'all' if node.type == 'and' else 'any'} for a group")
+            for i, item in enumerate(node.items):
+                yield from _untextual(item, f"{path}.items[{i}]")
+        case ast.Not():
+            yield from _untextual(node.expr, f"{path}.expr")
+        case ast.FieldCondition():
+            yield from _field(node, path)
+        case ast.Activity():
+            yield from _activity(node, path)
+        case ast.SegmentRef():
+            pass
+        case _:
+            assert_never(node)
 
 
 def _field(node: ast.FieldCondition, path: str) -> Iterator[Diagnostic]:
@@ -141,20 +148,20 @@ def _field(node: ast.FieldCondition, path: str) -> Iterator[Diagnostic]:
 
 
 def _value(node: ast.Value, path: str) -> Iterator[Diagnostic]:
-    if isinstance(node, ast.NumberValue) and not _finite(node.value):
-        yield _problem(f"{path}.value", "a number is finite")
-    elif isinstance(node, ast.ListValue):
-        for i, item in enumerate(node.items):
-            yield from _value(item, f"{path}.items[{i}]")
-    elif isinstance(node, ast.Duration) and node.amount < 0:
-        yield _problem(f"{path}.amount", "a duration is not negative")
-
-
-def _finite(number: float) -> bool:
-    try:
-        return math.isfinite(number)
-    except OverflowError:  # an int beyond any float
-        return False
+    match node:
+        case ast.NumberValue():
+            if not finite(node.value):
+                yield _problem(f"{path}.value", "a number is finite")
+        case ast.ListValue():
+            for i, item in enumerate(node.items):
+                yield from _value(item, f"{path}.items[{i}]")
+        case ast.Duration():
+            if node.amount < 0:
+                yield _problem(f"{path}.amount", "a duration is not negative")
+        case ast.StringValue() | ast.RelativeDate():
+            pass
+        case _:
+            assert_never(node)
 
 
 def _activity(node: ast.Activity, path: str) -> Iterator[Diagnostic]:

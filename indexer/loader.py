@@ -1,8 +1,8 @@
-"""Loading records from memory: the incremental indexer (`sync.py`) over a list of lines.
+"""Loading records from memory: the incremental indexer (`apply.py`) over a list of lines.
 
 What existing callers (tests, the demo) use: each record is applied to the stored contacts
 exactly as `segql index` applies it, and the types seen are learned into the catalog index
-(see `catalog_store.py`); values that don't fit a type are reported as conflicts. The lines
+(see `stores/catalogs.py`); values that don't fit a type are reported as conflicts. The lines
 are in memory anyway, so by default they are one batch: every contact is read and written
 once (the fast initial load).
 """
@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 from elasticsearch import Elasticsearch
 
 from segql.compiler.catalog import Conflict
-from segql.indexer.records import MAX_EVENTS, MAX_VISITS, Reject
-from segql.indexer.sync import Indexer, batched, ensure_index
+from segql.contract.contact import MAX_EVENTS, MAX_VISITS
+from segql.indexer.apply import Indexer, ensure_index
+from segql.indexer.batch import batched
+from segql.indexer.records import Reject
 
 __all__ = ["LoadSummary", "ensure_index", "load"]
 

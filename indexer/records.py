@@ -20,18 +20,17 @@ Choices where LANGUAGE.md is silent (documented in docs/records.md):
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import heapq
 import json
-import math
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from segql.values import MAX_TEXT_BYTES, fold, iso_millis, parse_instant
+from segql.contract.contact import MAX_EVENTS, MAX_VISITS, Activity, Contact
+from segql.errors import InputError
+from segql.values import MAX_TEXT_BYTES, finite, fold, iso_millis, parse_instant
 
 ACCOUNT_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 #: Ids in UTF-8 bytes: `_id` is `<account>:<contact id>` and Elasticsearch allows 512.
@@ -42,138 +41,10 @@ MAX_NAME_BYTES = 256
 ADDRESS_FIELDS = ("email", "phone", "push_tokens")
 #: Visit attributes that may stand at the top level of a visit record (all are props).
 VISIT_ATTRIBUTES = ("url", "path", "title", "referrer", "product_id")
-#: Events, and visits, a contact keeps by default: its newest, by (ts, id). Bounds a
-#: document to ~2,000 nested documents (each update rewrites them all) and covers years of
-#: a heavy user's activity; the reference evaluator uses the same numbers.
-MAX_EVENTS = 1_000
-MAX_VISITS = 1_000
 
 
-class RecordError(ValueError):
+class RecordError(InputError, ValueError):
     """A record that can't be applied; the message is the reason kept with the reject."""
-
-
-@dataclass
-class Activity:
-    """One event or visit, as the contact holds it: `ts` in UTC at millisecond precision
-    (so the same instant written two ways is the same content), props including a visit's
-    url etc."""
-
-    id: str
-    ts: str
-    props: dict[str, Any]
-    name: str | None = None
-
-
-def _id_hash(activity_id: str) -> int:
-    """A 64-bit hash of an activity id: what `Dropped` remembers of a dropped activity."""
-    return int.from_bytes(hashlib.blake2b(activity_id.encode(), digest_size=8).digest(), "big")
-
-
-@dataclass
-class Dropped:
-    """The activities a contact dropped, counted in bounded space, as a function of the
-    *set* of ids seen (so re-delivery, order and replay never change it).
-
-    Up to `EXACT_LIMIT` dropped activities it holds their id hashes: the count is exact and
-    a re-delivered dropped activity is recognised. Beyond that it switches to a HyperLogLog
-    of every id the contact has seen (kept ones included; ~0.8% error): an exact count of
-    distinct ids needs memory proportional to it, which is what retention avoids.
-    """
-
-    EXACT_LIMIT = 2048
-    _P = 14  # HyperLogLog: 2**14 one-byte registers, ~0.8% standard error
-
-    hashes: set[int] = field(default_factory=set)
-    registers: bytearray | None = None
-
-    def __bool__(self) -> bool:
-        return bool(self.hashes) or self.registers is not None
-
-    def add(self, activity_id: str, kept_ids: Iterable[str]) -> bool:
-        """Remember one dropped id (`kept_ids`: the ids the contact keeps, which the
-        HyperLogLog must also hold when it starts); False if that changed nothing (the id
-        was dropped before)."""
-        hashed = _id_hash(activity_id)
-        if self.registers is not None:
-            return self._register(hashed)
-        if hashed in self.hashes:
-            return False
-        self.hashes.add(hashed)
-        if len(self.hashes) > self.EXACT_LIMIT:
-            self.registers = bytearray(1 << self._P)
-            for known in (*self.hashes, *map(_id_hash, kept_ids)):
-                self._register(known)
-            self.hashes = set()
-        return True
-
-    def seen(self, activity_id: str) -> None:
-        """A newly kept id: the HyperLogLog (if any) counts every id seen."""
-        if self.registers is not None:
-            self._register(_id_hash(activity_id))
-
-    def _register(self, hashed: int) -> bool:
-        assert self.registers is not None
-        rest_bits = 64 - self._P
-        rest = hashed & ((1 << rest_bits) - 1)
-        rank = rest_bits - rest.bit_length() + 1
-        slot = hashed >> rest_bits
-        if rank <= self.registers[slot]:
-            return False
-        self.registers[slot] = rank
-        return True
-
-    def count(self, kept: int) -> int:
-        """How many activities were dropped, for a contact that keeps `kept`."""
-        if self.registers is None:
-            return len(self.hashes)
-        m = len(self.registers)
-        estimate = 0.7213 / (1 + 1.079 / m) * m * m / sum(2.0 ** -r for r in self.registers)
-        zeros = self.registers.count(0)
-        if estimate <= 2.5 * m and zeros:
-            estimate = m * math.log(m / zeros)
-        return max(self.EXACT_LIMIT + 1, round(estimate) - kept)
-
-    def to_json(self) -> dict[str, str]:
-        """The stored form (in the document's unindexed `raw`)."""
-        if self.registers is not None:
-            return {"hll": base64.b64encode(bytes(self.registers)).decode()}
-        packed = b"".join(h.to_bytes(8, "big") for h in sorted(self.hashes))
-        return {"exact": base64.b64encode(packed).decode()}
-
-    @classmethod
-    def from_json(cls, data: dict[str, str]) -> Dropped:
-        if "hll" in data:
-            return cls(registers=bytearray(base64.b64decode(data["hll"])))
-        packed = base64.b64decode(data.get("exact", ""))
-        return cls(hashes={int.from_bytes(packed[i:i + 8], "big")
-                           for i in range(0, len(packed), 8)})
-
-
-@dataclass
-class Contact:
-    """The current state of one contact: what a document is built from."""
-
-    account: str
-    id: str
-    fields: dict[str, Any] = field(default_factory=dict)
-    events: dict[str, Activity] = field(default_factory=dict)
-    visits: dict[str, Activity] = field(default_factory=dict)
-    #: What retention dropped: the events and visits beyond the newest kept ones.
-    dropped_events: Dropped = field(default_factory=Dropped)
-    dropped_visits: Dropped = field(default_factory=Dropped)
-
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.account, self.id)
-
-    @property
-    def events_dropped(self) -> int:
-        return self.dropped_events.count(len(self.events))
-
-    @property
-    def visits_dropped(self) -> int:
-        return self.dropped_visits.count(len(self.visits))
 
 
 @dataclass
@@ -213,7 +84,7 @@ def _check_value(name: str, value: Any) -> None:
     for item in items:
         if isinstance(item, list | dict):
             raise RecordError(f"`{name}`: nested objects and lists are not supported")
-        if isinstance(item, int | float) and not isinstance(item, bool) and not _finite(item):
+        if isinstance(item, int | float) and not isinstance(item, bool) and not finite(item):
             raise RecordError(f"`{name}`: number out of range (finite doubles only)")
         if isinstance(item, str) and _text_bytes(item) > MAX_TEXT_BYTES:
             raise RecordError(f"`{name}`: text longer than {MAX_TEXT_BYTES} bytes (UTF-8)")
@@ -225,13 +96,6 @@ def _text_bytes(text: str) -> int:
     if text.isascii():
         return len(text)
     return max(_utf8_len(text), _utf8_len(fold(text)))
-
-
-def _finite(number: float) -> bool:
-    try:
-        return math.isfinite(float(number))
-    except OverflowError:
-        return False
 
 
 @lru_cache(maxsize=1 << 12)

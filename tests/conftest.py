@@ -14,8 +14,8 @@ from collections.abc import Iterator
 import pytest
 from elasticsearch import Elasticsearch
 
-from segql.connection import connect
 from segql.localnode import LocalNode, LocalNodeError, free_port
+from segql.stores.connection import connect
 
 
 @pytest.fixture(scope="session")

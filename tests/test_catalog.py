@@ -23,15 +23,16 @@ from segql.compiler.catalog import (
     learn,
     read_catalog,
 )
+from segql.contract.contact import Activity, Contact
 from segql.errors import InputError
-from segql.indexer.catalog_store import (
+from segql.indexer.loader import load
+from segql.indexer.records import fold_records
+from segql.stores.catalogs import (
     MAX_CONFLICTS,
     CatalogStore,
     StoredCatalog,
     catalog_index_name,
 )
-from segql.indexer.loader import load
-from segql.indexer.records import Activity, Contact, fold_records
 
 # -- helpers ---------------------------------------------------------------------------
 

@@ -40,7 +40,7 @@ def test_es_agrees_with_the_evaluator(es: Elasticsearch, loaded: tuple[str, list
         text = hard_data.expression(rng)
         for account in hard_data.ACCOUNTS:
             ctx = Context(account=account)
-            expected = matching_ids(api.prepare(text, ctx), store.contacts.values(), ctx)
+            expected = matching_ids(api.prepare(text, ctx), store.contacts.values())
             exported = sorted(api.export_ids(es, text, ctx, index, page=7))
             assert exported == expected, f"{account}: {text}"
             assert api.count(es, text, ctx, index).count == len(expected), text
@@ -63,7 +63,7 @@ def test_cli_count_verbose(es_url: str, loaded: tuple[str, list[str]]) -> None:
     store, _ = fold_records(lines)
     text = 'all(city starts_with "War", event MailOpen occurred)'
     ctx = Context(account="acme")
-    expected = len(matching_ids(api.prepare(text, ctx), store.contacts.values(), ctx))
+    expected = len(matching_ids(api.prepare(text, ctx), store.contacts.values()))
     result = CliRunner().invoke(
         cli, ["count", text, "--account", "acme", "--index", index, "--verbose"],
         env={"ELASTICSEARCH_URL": es_url},

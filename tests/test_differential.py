@@ -31,10 +31,11 @@ from segql import api
 from segql.compiler.catalog import Catalog
 from segql.compiler.context import Context
 from segql.compiler.evaluator import matching_ids
+from segql.contract.contact import Contact
 from segql.errors import SegmentError
 from segql.grammar import ast
 from segql.indexer.loader import load
-from segql.indexer.records import Contact, fold_records
+from segql.indexer.records import fold_records
 from segql.values import SUFFIX_CHARS, fold
 
 SEED = 20250615
@@ -103,7 +104,7 @@ def compare_ids(es: Elasticsearch, index: str, contacts: list[Contact], text: st
                 ) -> tuple[list[str], Disagreement | None]:
     """The evaluator's ids for `text` in `ctx`, and how Elasticsearch disagrees, if it does
     (`export_ids` in pages of `page`; with `count`, `api.count` too)."""
-    expected = matching_ids(api.prepare(text, ctx), contacts, ctx)
+    expected = matching_ids(api.prepare(text, ctx), contacts)
     try:
         exported = sorted(api.export_ids(es, text, ctx, index, page=page))
     except Exception as error:  # an Elasticsearch error is a disagreement too
@@ -266,7 +267,7 @@ def test_elasticsearch_agrees_with_the_evaluator(
                                              ) from error
                     made += 1
                     checked += 1
-                    _coverage(expr, CATALOG, None, seen)
+                    _coverage(expr.node, CATALOG, None, seen)
                     with_count = rng.random() < COUNT_SHARE
                     counted += with_count
                     expected, found = compare_ids(

@@ -25,11 +25,12 @@ from segql.cli.main import cli
 from segql.compiler.catalog import learn
 from segql.compiler.context import Context
 from segql.compiler.evaluator import matching_ids
+from segql.contract.contact import Contact
+from segql.contract.document import contact_document, document_id
 from segql.errors import SegmentError
-from segql.indexer.document import contact_document, document_id
 from segql.indexer.files import open_records
 from segql.indexer.loader import load
-from segql.indexer.records import Contact, fold_records
+from segql.indexer.records import fold_records
 
 pytestmark = pytest.mark.es
 
@@ -66,7 +67,7 @@ def sample(es: Elasticsearch) -> Iterator[tuple[str, dict[str, Contact]]]:
     rng = random.Random(6)
     chosen: set[str] = {c.id for c in rng.sample(everyone, OTHERS)}
     for text in EXAMPLES:
-        members = matching_ids(api.prepare(text, ctx), everyone, ctx)
+        members = matching_ids(api.prepare(text, ctx), everyone)
         chosen |= set(rng.sample(members, min(MEMBERS_PER_EXAMPLE, len(members))))
     wanted = [line for line in all_lines if _contact_of(line) in chosen]
     name = f"segql-test-{uuid.uuid4().hex[:12]}"
@@ -91,7 +92,7 @@ def test_explain_agrees_with_the_evaluator_on_the_examples(
     results: set[bool] = set()
     counted = 0
     for text in EXAMPLES:
-        members = set(matching_ids(api.prepare(text, ctx), contacts.values(), ctx))
+        members = set(matching_ids(api.prepare(text, ctx), contacts.values()))
         assert members, text
         for contact_id in sorted(contacts):
             tree = api.explain(es, text, ctx, contact_id, index=index)

@@ -21,9 +21,9 @@ from segql.cli.main import cli
 from segql.compiler.catalog import Catalog
 from segql.compiler.context import Context
 from segql.compiler.evaluator import matching_ids
-from segql.indexer.document import contact_document, document_id
+from segql.contract.contact import Contact
+from segql.contract.document import contact_document, document_id
 from segql.indexer.loader import ensure_index, load
-from segql.indexer.records import Contact
 
 pytestmark = pytest.mark.es
 
@@ -107,7 +107,7 @@ def test_export_under_concurrent_writes_is_the_snapshot(
     also those re-indexed or deleted meanwhile — and none created after it."""
     index, contacts = big
     ctx = Context(account=ACCOUNT, catalog=CATALOG)
-    expected = matching_ids(api.prepare(SEGMENT, ctx), contacts, ctx)
+    expected = matching_ids(api.prepare(SEGMENT, ctx), contacts)
     assert len(expected) > api.SLICE_ABOVE
     writer = Writer(es, index, contacts)
     seen: list[str] = []

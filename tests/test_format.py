@@ -18,7 +18,9 @@ from segql.errors import SegmentError
 from segql.grammar import ast
 from segql.grammar.format import OPERATORS, WIDTH, fmt
 from segql.grammar.jsonform import from_json, json_schema, to_json
-from segql.grammar.parser import KEYWORDS, MAX_CONDITIONS, MAX_DEPTH, parse
+from segql.grammar.keywords import KEYWORDS
+from segql.grammar.limits import MAX_CONDITIONS, MAX_DEPTH
+from segql.grammar.parser import parse
 
 #: LANGUAGE.md §1's example, which must format to itself byte for byte.
 EXAMPLE = """all(

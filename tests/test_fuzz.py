@@ -21,7 +21,9 @@ from segql.cli.language_commands import COMMANDS
 from segql.errors import SegmentError
 from segql.grammar.format import fmt
 from segql.grammar.jsonform import from_json, to_json
-from segql.grammar.parser import KEYWORDS, MAX_BYTES, MAX_ERRORS, parse
+from segql.grammar.keywords import KEYWORDS
+from segql.grammar.limits import MAX_BYTES, MAX_ERRORS
+from segql.grammar.parser import parse
 
 SEEDS = [
     'all(\n  city starts_with "War",\n  event MailOpen occurred,\n'

@@ -10,16 +10,11 @@ import pytest
 
 from segql.errors import SegmentError
 from segql.grammar.jsonform import to_json
-from segql.grammar.parser import (
-    EXPECTED,
-    MAX_CONDITIONS,
-    MAX_DEPTH,
-    MAX_ERRORS,
-    MAX_STRING,
-    WORDS,
-    _lark,
-    parse,
-)
+from segql.grammar.keywords import WORDS
+from segql.grammar.keywords import lark_parser as _lark
+from segql.grammar.limits import MAX_CONDITIONS, MAX_DEPTH, MAX_ERRORS, MAX_STRING
+from segql.grammar.messages import EXPECTED
+from segql.grammar.parser import parse
 
 Node = dict[str, Any]
 

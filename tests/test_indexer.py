@@ -21,23 +21,17 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from segql import sample
-from segql.indexer.checkpoint import checkpoint_index_name
-from segql.indexer.document import contact_document
+from segql.contract.contact import Activity, Contact, Dropped
+from segql.contract.document import contact_document
+from segql.indexer.apply import Indexer, ensure_index, stored_contacts
+from segql.indexer.batch import Line, batched, parse_line
 from segql.indexer.loader import load
-from segql.indexer.mapping import index_body
-from segql.indexer.records import Activity, Contact, ContactStore, Dropped, fold_records
-from segql.indexer.sync import (
-    Indexer,
-    Line,
-    Progress,
-    RejectsFile,
-    Run,
-    RunOptions,
-    batched,
-    ensure_index,
-    parse_line,
-    stored_contacts,
-)
+from segql.indexer.progress import Progress
+from segql.indexer.records import ContactStore, fold_records
+from segql.indexer.rejects import RejectsFile
+from segql.indexer.run import Run, RunOptions
+from segql.stores.checkpoints import checkpoint_index_name
+from segql.stores.mapping import index_body
 
 SEGQL = str(Path(sys.executable).with_name("segql"))
 

@@ -18,11 +18,11 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from segql import sample
-from segql.connection import connect
-from segql.indexer.checkpoint import checkpoint_index_name
+from segql.indexer.apply import stored_contacts
 from segql.indexer.records import fold_records
-from segql.indexer.sync import stored_contacts
 from segql.localnode import LocalNode, free_port
+from segql.stores.checkpoints import checkpoint_index_name
+from segql.stores.connection import connect
 
 SEGQL = str(Path(sys.executable).with_name("segql"))
 #: Malformed lines mixed into the stream: their rejects must survive resumes exactly once.

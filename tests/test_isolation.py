@@ -35,10 +35,11 @@ from segql.cli.main import cli
 from segql.compiler.catalog import Catalog
 from segql.compiler.context import Context
 from segql.compiler.evaluator import matching_ids
+from segql.contract.contact import Contact
 from segql.errors import SegmentError
-from segql.grammar.parser import MAX_BYTES, MAX_CONDITIONS, MAX_DEPTH, MAX_STRING
+from segql.grammar.limits import MAX_BYTES, MAX_CONDITIONS, MAX_DEPTH, MAX_STRING
 from segql.indexer.loader import load
-from segql.indexer.records import Contact, fold_records
+from segql.indexer.records import fold_records
 
 pytestmark = pytest.mark.es
 
@@ -110,7 +111,7 @@ def test_every_answer_is_confined_to_its_account(es: Elasticsearch, twins: Twins
             except SegmentError:
                 continue
             made += 1
-            expected = matching_ids(expr, twins.contacts[account], ctx)
+            expected = matching_ids(expr, twins.contacts[account])
             hits = _hits(es, twins.index, api.compile_text(text, ctx))
             assert {acc for acc, _ in hits} <= {account}, f"{text!r} reads {other}'s contacts"
             assert [cid for _, cid in hits] == expected, text
@@ -121,7 +122,7 @@ def test_every_answer_is_confined_to_its_account(es: Elasticsearch, twins: Twins
             twin_ctx = Context(account=other, now=ctx.now, timezone=ctx.timezone,
                                catalog=CATALOG, segments=segments)
             twin_matches += bool(set(expected) & set(
-                matching_ids(expr, twins.contacts[other], twin_ctx)))
+                matching_ids(api.prepare(text, twin_ctx), twins.contacts[other])))
             checked += 1
     assert checked == 2 * PER_ACCOUNT
     # Many random expressions match nobody; enough must match twins on both sides.
@@ -179,7 +180,7 @@ def test_syntax_in_values_field_and_segment_names_is_literal(
         texts.append(f"plain_note in [{literal}, \"abc\"]")
     nonempty = 0
     for text in texts:
-        expected = matching_ids(api.prepare(text, ctx), contacts, ctx)
+        expected = matching_ids(api.prepare(text, ctx), contacts)
         assert sorted(api.export_ids(es, text, ctx, index)) == expected, text
         nonempty += bool(expected)
         if text.startswith("`plain_note` = "):

@@ -1,4 +1,4 @@
-"""The managed local Elasticsearch node, its CLI and segql.connection, on real processes.
+"""The managed local Elasticsearch node, its CLI and segql.stores.connection, on real processes.
 
 No mocks: these tests download/unpack (first run only), start and stop real
 Elasticsearch JVMs under unique node names on free ports, and check /proc
@@ -19,7 +19,6 @@ import pytest
 from click.testing import CliRunner
 
 from segql.cli.es_commands import es
-from segql.connection import NoClusterError, connect, describe, redact, resolve_url
 from segql.localnode import (
     MIN_JAVA,
     PINNED_VERSION,
@@ -30,6 +29,7 @@ from segql.localnode import (
     java_version,
     port_in_use,
 )
+from segql.stores.connection import NoClusterError, connect, describe, redact, resolve_url
 
 pytestmark = pytest.mark.es
 
@@ -123,7 +123,7 @@ def test_up_status_idempotent_cli_down(node: LocalNode, monkeypatch: pytest.Monk
     assert json.loads(node.state_file.read_text())["pid"] == state["pid"]
     assert sorted(node.processes()) == sorted(_pids_mentioning(node.node_dir))
 
-    # segql.connection finds the managed node by name.
+    # segql.stores.connection finds the managed node by name.
     monkeypatch.setenv("SEGQL_NODE", node.name)
     assert resolve_url() == url
     summary = describe(connect())

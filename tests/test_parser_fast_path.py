@@ -13,19 +13,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from segql.errors import SegmentError
+from segql.grammar.fastpath import fast_parse as _fast
 from segql.grammar.format import fmt
-from segql.grammar.parser import (
-    KEYWORDS,
-    MAX_BYTES,
-    MAX_CONDITIONS,
-    MAX_DEPTH,
-    MAX_STRING,
-    _fast,
-    _lark,
-    _slow,
-    _too_long,
-    parse,
-)
+from segql.grammar.keywords import KEYWORDS
+from segql.grammar.keywords import lark_parser as _lark
+from segql.grammar.limits import MAX_BYTES, MAX_CONDITIONS, MAX_DEPTH, MAX_STRING
+from segql.grammar.limits import too_long as _too_long
+from segql.grammar.parser import _slow, parse
 
 D, C, S = MAX_DEPTH, MAX_CONDITIONS, MAX_STRING
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from segql.indexer.document import contact_document
+from segql.contract.document import contact_document
 from segql.indexer.records import fold_records
 
 
@@ -142,7 +142,7 @@ def test_document_slots() -> None:
 
 
 def test_a_document_gives_back_its_contact() -> None:
-    from segql.indexer.document import document_contact
+    from segql.contract.document import document_contact
 
     store, _ = fold_records(lines(
         contact(email="A@x.pl", push_tokens=["t"], fields={"city": "Łódź", "age": 3.5,

@@ -31,10 +31,10 @@ from elasticsearch import AuthenticationException, AuthorizationException, Elast
 from segql import api
 from segql.cli.main import cli
 from segql.compiler.context import Context
-from segql.connection import connect
-from segql.indexer.catalog_store import CatalogStore
 from segql.indexer.loader import load
 from segql.localnode import ADMIN_USER, ROLE_PRIVILEGES, LocalNode, free_port
+from segql.stores.catalogs import CatalogStore
+from segql.stores.connection import connect
 
 pytestmark = pytest.mark.es
 

@@ -1,4 +1,4 @@
-"""Saved segments in Elasticsearch (indexer/segment_store.py): names unique per account in
+"""Saved segments in Elasticsearch (stores/saved_segments.py): names unique per account in
 any case, definitions checked on save (unknown references and cycles refused, also by
 edits), referenced segments not deletable, optimistic edits; and `in_segment` resolving
 them everywhere through `api.context` (library and CLI)."""

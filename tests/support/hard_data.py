@@ -33,7 +33,8 @@ from segql.compiler.catalog import (
     FieldType,
 )
 from segql.compiler.dates import shift
-from segql.indexer.records import VISIT_ATTRIBUTES, Contact
+from segql.contract.contact import Contact
+from segql.indexer.records import VISIT_ATTRIBUTES
 from segql.values import SUFFIX_CHARS, epoch_millis, parse_instant
 
 ACCOUNTS = ("acme", "other")

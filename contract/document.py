@@ -50,7 +50,7 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from segql.indexer.records import Activity, Contact, Dropped
+from segql.contract.contact import Activity, Contact, Dropped
 from segql.values import (
     fold,
     iso_millis,

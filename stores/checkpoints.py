@@ -23,7 +23,7 @@ from typing import IO, Any, cast
 from elasticsearch import Elasticsearch
 
 from segql.errors import InputError
-from segql.indexer.mapping import create_index_once
+from segql.stores.mapping import create_index_once
 
 CHECKPOINT_SUFFIX = "-checkpoints"
 #: The first line of an input, up to this many bytes, is part of its identity.

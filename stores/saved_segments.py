@@ -36,7 +36,7 @@ import hashlib
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, assert_never
 
 from elasticsearch import ConflictError, Elasticsearch, NotFoundError
 
@@ -45,7 +45,7 @@ from segql.compiler.context import Context
 from segql.errors import SegmentError, SegqlError
 from segql.grammar import ast
 from segql.grammar.parser import parse
-from segql.indexer.mapping import account_store_body, create_index_once
+from segql.stores.mapping import account_store_body, create_index_once
 
 SEGMENTS_SUFFIX = "-segments"
 MAX_NAME_CHARS = 200
@@ -139,17 +139,23 @@ def _check_description(description: str | None) -> None:
                                 "characters")
 
 
-def references(expr: ast.Node) -> Iterator[str]:
+def references(expr: ast.Expr) -> Iterator[str]:
     """The names an expression refers to with `in_segment` (not following them)."""
-    if isinstance(expr, ast.SegmentRef):
-        yield expr.name
-    elif isinstance(expr, ast.Group):
-        for item in expr.items:
-            yield from references(item)
-    elif isinstance(expr, ast.Not):
-        yield from references(expr.expr)
-    elif isinstance(expr, ast.Activity) and expr.where is not None:
-        yield from references(expr.where)
+    match expr:
+        case ast.SegmentRef():
+            yield expr.name
+        case ast.Group():
+            for item in expr.items:
+                yield from references(item)
+        case ast.Not():
+            yield from references(expr.expr)
+        case ast.Activity():
+            if expr.where is not None:
+                yield from references(expr.where)
+        case ast.FieldCondition():
+            pass
+        case _:
+            assert_never(expr)
 
 
 def referrers(definitions: Mapping[str, str], name: str) -> list[str]:

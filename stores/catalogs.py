@@ -41,7 +41,7 @@ from segql.compiler.catalog import (
     LearnResult,
 )
 from segql.errors import SegqlError
-from segql.indexer.mapping import account_store_body, create_index_once
+from segql.stores.mapping import account_store_body, create_index_once
 
 CATALOG_SUFFIX = "-catalog"
 #: The conflicts an account keeps: the most recent ones.

@@ -24,14 +24,15 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
+from segql.errors import SegqlError
 from segql.localnode import ROLE_PRIVILEGES, LocalNode, LocalNodeError
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_RETRIES = 3
 
 
-class NoClusterError(ConnectionError):
-    """No cluster is configured or running; the message says how to get one."""
+class NoClusterError(SegqlError, ConnectionError):
+    """No cluster is configured or running; the message says how to get one (exit 1)."""
 
 
 def external_url() -> str | None:

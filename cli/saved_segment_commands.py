@@ -11,9 +11,9 @@ import click
 
 from segql import api
 from segql.cli.common import EXIT_CODES_HELP, guarded, read_expression, segment_options
-from segql.cli.segments import EXPR_HELP, INDEX_OPTION
-from segql.connection import connect
+from segql.cli.query_commands import EXPR_HELP, INDEX_OPTION
 from segql.errors import SegmentError
+from segql.stores.connection import connect
 
 EPILOG = EXPR_HELP + " " + EXIT_CODES_HELP
 

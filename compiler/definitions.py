@@ -1,6 +1,7 @@
 """`in_segment` references: looking up a saved segment's definition by name
 (case-insensitively) and parsing it once. The checker rejects unknown names and cycles;
-the compiler and the evaluator inline the referenced expression."""
+the checked tree holds each reference's checked body, which the compiler and the evaluator
+follow."""
 
 from __future__ import annotations
 
@@ -23,10 +24,3 @@ def definition(ctx: Context, name: str) -> tuple[str, str] | None:
 @lru_cache(maxsize=256)
 def parse_definition(text: str) -> ast.Expr:
     return parse(text)
-
-
-def referenced(ctx: Context, name: str) -> ast.Expr:
-    """The checked expression behind `in_segment name` (the checker ran first)."""
-    found = definition(ctx, name)
-    assert found is not None, "the checker rejects unknown segments"
-    return parse_definition(found[1])

@@ -25,9 +25,9 @@ from segql.cli.common import (
 from segql.compiler.catalog import learn, read_catalog
 from segql.compiler.context import Context
 from segql.compiler.evaluator import matching_ids
-from segql.connection import connect
 from segql.indexer.files import open_records
 from segql.indexer.records import fold_records
+from segql.stores.connection import connect
 
 if TYPE_CHECKING:
     from click._termui_impl import ProgressBar
@@ -218,7 +218,7 @@ def evaluate(expr: str, account: str, now: datetime | None, timezone: ZoneInfo, 
         catalog = read_catalog(catalog_file).over(catalog)
     ctx = replace(make_context(account, now, timezone), catalog=catalog)
     expression = api.prepare(text, ctx)
-    ids = matching_ids(expression, store.contacts.values(), ctx)
+    ids = matching_ids(expression, store.contacts.values())
     if only_count:
         click.echo(len(ids))
     else:

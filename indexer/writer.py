@@ -1,0 +1,240 @@
+"""The bulk writer under the Indexer (`apply.py`): how the contacts a batch changed are
+read and written, with optimistic concurrency, retries with backoff and bulk requests in
+flight while the next documents are built.
+
+Each contact that changed is written once:
+
+* a new contact is `create`d, an existing one `index`ed with `if_seq_no`/`if_primary_term`,
+  a deleted one `delete`d with them; so when another indexer (or an earlier attempt) wrote
+  the contact in between, the write fails with 409 instead of overwriting, and the contact
+  is read again and its records re-applied on what is stored now. No update is lost.
+* 429, 5xx and connection failures are retried with backoff, for as long as `max_wait`
+  seconds of continuous failure (the node may be restarting); then the run fails.
+* A document Elasticsearch refuses for good (a 4xx other than 409) sends that contact's
+  records of the batch to the rejects, with Elasticsearch's reason; the stream goes on.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from abc import ABC, abstractmethod
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar, cast
+
+from elasticsearch import ApiError, Elasticsearch, TransportError
+
+from segql.contract.contact import Contact
+from segql.contract.document import document_id
+from segql.errors import SegqlError
+from segql.indexer.batch import BatchResult, Key, Line, Stats
+from segql.indexer.records import Reject
+
+T = TypeVar("T")
+
+#: Seconds of continuous failure (node down, overloaded) before a run gives up.
+DEFAULT_MAX_WAIT = 300.0
+#: Bulk requests are cut at about this many bytes.
+BULK_BYTES = 8 << 20
+#: Bulk requests in flight at once: the next documents are built while Elasticsearch
+#: indexes the ones sent.
+WRITERS = 3
+#: Attempts to write one contact that keeps being written by someone else in between.
+MAX_CONFLICT_ATTEMPTS = 50
+#: What `document_contact` does not read: the indexed copies, left out of `mget`.
+DERIVED = ["fields", *(f"{kind}.p{slot}" for kind in ("events", "visits")
+                       for slot in "frsndb")]
+
+
+class IndexerError(SegqlError):
+    """Elasticsearch stayed unavailable, or kept refusing, past the configured wait."""
+
+
+@dataclass
+class Stored:
+    source: dict[str, Any]
+    seq_no: int
+    primary_term: int
+
+
+@dataclass
+class Outcome:
+    """One contact's records applied to its stored state: the bulk lines that write it
+    (None: nothing to write), and the counts to commit once that write succeeded."""
+
+    key: Key
+    lines: list[Line]
+    contact: Contact | None = None
+    #: The contact's fields with only its new events and visits: what there is to learn.
+    news: Contact | None = None
+    bulk: str | None = None
+    applied: int = 0
+    unchanged: int = 0
+    rejects: list[Reject] = field(default_factory=list)
+
+
+def _retryable(error: Exception) -> bool:
+    if isinstance(error, ApiError):
+        return error.meta.status == 429 or error.meta.status >= 500
+    return isinstance(error, TransportError)
+
+
+class BulkWriter(ABC):
+    """Reads and writes the contact documents of one index (see the module doc); what a
+    contact's records make of its stored state is `_fold`, the Indexer's."""
+
+    def __init__(self, es: Elasticsearch, index: str, *, max_wait: float) -> None:
+        self.es = es
+        self.index = index
+        self.max_wait = max_wait
+        self.stats = Stats()
+        self._failing_since: float | None = None
+        self._delay = 0.0
+
+    # -- retries ---------------------------------------------------------------------
+
+    def call(self, request: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a request, retrying 429/5xx/connection failures with backoff until
+        `max_wait` seconds of continuous failure."""
+        while True:
+            try:
+                result = request(*args, **kwargs)
+            except (ApiError, TransportError) as error:
+                if not _retryable(error):
+                    raise
+                self._backoff(error)
+                continue
+            self._failing_since = None
+            self._delay = 0.0
+            return result
+
+    def _backoff(self, error: Exception) -> None:
+        now = time.monotonic()
+        self._failing_since = self._failing_since or now
+        if now - self._failing_since > self.max_wait:
+            raise IndexerError(f"Elasticsearch kept failing for {self.max_wait:.0f}s, "
+                               f"giving up: {error}")
+        self.stats.retried += 1
+        self._delay = min(max(0.1, self._delay * 2), 5.0)
+        time.sleep(self._delay * random.uniform(0.5, 1.0))
+
+    # -- reading and writing the contacts of a batch -----------------------------------
+
+    def _settle(self, groups: dict[Key, list[Line]], result: BatchResult, *,
+                absent: bool) -> None:
+        """Fold and write every group; contacts written by someone else in between are
+        read again and folded again, up to MAX_CONFLICT_ATTEMPTS times."""
+        pending = list(groups)
+        for attempt in range(MAX_CONFLICT_ATTEMPTS):
+            if not pending:
+                return
+            if attempt:
+                self.stats.retried += len(pending)
+                time.sleep(random.uniform(0, 0.02 * attempt))
+            stored = {} if absent and not attempt else self.call(self._read, pending)
+            pending = self._write((self._fold(key, stored.get(key), groups[key])
+                                   for key in pending), result)
+        raise IndexerError(f"{len(pending)} contacts kept changing under "
+                           f"{MAX_CONFLICT_ATTEMPTS} attempts to write them")
+
+    @abstractmethod
+    def _fold(self, key: Key, stored: Stored | None, lines: list[Line]) -> Outcome:
+        """Apply one contact's records to its stored state: the Indexer's (`apply.py`)."""
+
+    def _read(self, keys: list[Key]) -> dict[Key, Stored]:
+        stored: dict[Key, Stored] = {}
+        for start in range(0, len(keys), 500):
+            chunk = keys[start:start + 500]
+            response = self.es.mget(index=self.index, source_excludes=DERIVED, docs=[
+                {"_id": document_id(*key), "routing": key[0]} for key in chunk])
+            for key, doc in zip(chunk, response["docs"], strict=True):
+                if "error" in doc:  # e.g. a shard still recovering: retried by `call`
+                    raise TransportError(f"reading {doc['_id']}: {doc['error']}")
+                if doc.get("found"):
+                    stored[key] = Stored(doc["_source"], doc["_seq_no"], doc["_primary_term"])
+        return stored
+
+    def _write(self, outcomes: Iterable[Outcome], result: BatchResult) -> list[Key]:
+        """Bulk-write the outcomes, WRITERS requests in flight while the next ones are
+        folded; commit those done, return the keys to try again."""
+        retry: list[Key] = []
+        in_flight: deque[tuple[list[Outcome], Future[Any]]] = deque()
+
+        def settle() -> None:
+            chunk, reply = in_flight.popleft()
+            for outcome, item in zip(chunk, reply.result()["items"], strict=True):
+                _, answer = next(iter(item.items()))
+                status = answer.get("status", 500)
+                if status < 300:
+                    self._commit(outcome, result)
+                elif status in (404, 409, 429) or status >= 500:
+                    retry.append(outcome.key)  # read again, apply again, write again
+                else:
+                    self._refused(outcome, answer.get("error"), result)
+
+        with ThreadPoolExecutor(WRITERS) as pool:
+            for chunk in _chunks(self._to_send(outcomes, result)):
+                if len(in_flight) >= WRITERS:
+                    settle()
+                body = "".join(o.bulk or "" for o in chunk)
+                in_flight.append((chunk, pool.submit(self.call, self.es.bulk,
+                                                     operations=cast(Any, body))))
+            while in_flight:
+                settle()
+        return retry
+
+    def _to_send(self, outcomes: Iterable[Outcome], result: BatchResult
+                 ) -> Iterator[Outcome]:
+        """The outcomes that write something; the others are committed on the way."""
+        for outcome in outcomes:
+            if outcome.bulk is None:
+                self._commit(outcome, result)
+            else:
+                yield outcome
+
+    def _commit(self, outcome: Outcome, result: BatchResult) -> None:
+        self.stats.applied += outcome.applied
+        self.stats.unchanged += outcome.unchanged
+        result.rejects.extend(outcome.rejects)
+        if outcome.bulk is None:
+            return
+        if outcome.contact is None:
+            self.stats.deleted += 1
+            result.deleted.append(outcome.key)
+        else:
+            self.stats.written += 1
+            result.written.append(outcome.contact)
+            if outcome.news is not None:
+                result.news.append(outcome.news)
+
+    def _refused(self, outcome: Outcome, error: Any, result: BatchResult) -> None:
+        reason = (f"{error.get('type')}: {error.get('reason')}" if isinstance(error, dict)
+                  else str(error))
+        self.stats.failed.append(f"{document_id(*outcome.key)}: {reason}")
+        rejected = {r.line for r in outcome.rejects}
+        result.rejects.extend(outcome.rejects)
+        # every record of the contact in this batch goes aside, its own reject included
+        result.rejects.extend(
+            Reject(line.number, f"Elasticsearch refused the contact's document: {reason}",
+                   line.record)
+            for line in outcome.lines if line.number not in rejected)
+
+    def refresh(self) -> None:
+        self.call(self.es.indices.refresh, index=self.index)
+
+
+def _chunks(outcomes: Iterable[Outcome]) -> Iterator[list[Outcome]]:
+    """Bulk requests of about BULK_BYTES."""
+    chunk: list[Outcome] = []
+    size = 0
+    for outcome in outcomes:
+        chunk.append(outcome)
+        size += len(outcome.bulk or "")
+        if size > BULK_BYTES:
+            yield chunk
+            chunk, size = [], 0
+    if chunk:
+        yield chunk
