@@ -14,7 +14,9 @@ def _printable(text: str) -> str:
 
 
 class Diagnostic(BaseModel):
-    """One problem in a segment's text, positioned so a UI can underline it (1-based)."""
+    """One problem in a segment, positioned so a UI can underline it: in its text (line and
+    column, 1-based) or, for a segment given in its JSON form, at the offending node
+    (`pointer`, an RFC 6901 JSON Pointer such as `/items/0/op`; None for text)."""
 
     code: str
     message: str
@@ -23,6 +25,11 @@ class Diagnostic(BaseModel):
     end_line: int = 1
     end_column: int = 1
     hint: str | None = None
+    pointer: str | None = None
+
+    def to_json(self) -> dict[str, object]:
+        """The diagnostic as JSON: `pointer` only for a JSON-form segment."""
+        return self.model_dump(exclude={"pointer"} if self.pointer is None else None)
 
     def render(self, source: str) -> str:
         """The message with the offending source line (clipped around the column) and a

@@ -1,0 +1,109 @@
+"""What every call of the API starts from: the contact index, the account's context
+(catalog, saved segments, time), and a segment — text or the JSON form's AST — checked and
+compiled (`checked`)."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from elasticsearch import Elasticsearch
+
+from segql.compiler.check import check
+from segql.compiler.checked import Checked
+from segql.compiler.context import Context
+from segql.compiler.definitions import definition
+from segql.compiler.to_es import compile_segment
+from segql.contract.document import field_path
+from segql.errors import SegqlError
+from segql.grammar import ast
+from segql.grammar.parser import parse
+from segql.stores.catalogs import CatalogStore, catalog_index_name
+from segql.stores.saved_segments import SegmentNotFoundError, SegmentStore, segment_index_name
+
+DEFAULT_INDEX = "segql-contacts"
+#: A channel and the contact address field that reaches it.
+CHANNELS = {"email": "email", "sms": "phone", "push": "push_tokens"}
+#: Contacts per export page, and how long a snapshot lives between two pages.
+DEFAULT_PAGE = 5000
+KEEP_ALIVE = "2m"
+#: Segments larger than this are exported in parallel slices of the snapshot.
+SLICE_ABOVE = 50_000
+DEFAULT_SLICES = 4
+#: Deepest page `members` serves (Elasticsearch's `index.max_result_window`).
+MAX_WINDOW = 10_000
+
+Segment = str | ast.Expr
+
+
+class ContactNotFoundError(SegqlError):
+    """The account has no contact of that id (exit 1)."""
+
+
+def index_name() -> str:
+    """The contact index: `$SEGQL_INDEX`, else `segql-contacts`."""
+    return os.environ.get("SEGQL_INDEX", DEFAULT_INDEX)
+
+
+def segment_store(es: Elasticsearch, index: str | None = None) -> SegmentStore:
+    """The saved segments that go with a contact index."""
+    return SegmentStore(es, segment_index_name(index or index_name()))
+
+
+def context(
+    es: Elasticsearch,
+    account: str,
+    *,
+    index: str | None = None,
+    now: datetime | None = None,
+    timezone: ZoneInfo | None = None,
+) -> Context:
+    """Everything a segment of `account` is evaluated against, from the cluster: the
+    account's catalog (declared over learned), its saved segments (for `in_segment`) and
+    the evaluation time and zone."""
+    contacts = index or index_name()
+    catalog = CatalogStore(es, catalog_index_name(contacts)).get(account)
+    return Context(account=account, now=now or datetime.now(UTC),
+                   timezone=timezone or ZoneInfo("UTC"), catalog=catalog,
+                   segments=segment_store(es, contacts).definitions(account))
+
+
+def prepare(text: str, ctx: Context) -> Checked:
+    """Parse and check a segment's text: its checked tree; raises SegmentError with
+    positions."""
+    return check(parse(text), ctx, text)
+
+
+def compile_text(text: str, ctx: Context) -> dict[str, Any]:
+    """The Elasticsearch request body of a segment's text."""
+    return compile_segment(prepare(text, ctx))
+
+
+def checked(segment: Segment, ctx: Context) -> tuple[Checked, dict[str, Any]]:
+    """A segment (text or AST) checked, and its request body."""
+    checked = prepare(segment, ctx) if isinstance(segment, str) else check(segment, ctx)
+    return checked, compile_segment(checked)
+
+
+def saved_text(ctx: Context, name: str) -> str:
+    """The expression of the account's saved segment `name` (loaded by `context`)."""
+    found = definition(ctx, name)
+    if found is None:
+        raise SegmentNotFoundError(f"account {ctx.account!r} has no saved segment {name!r}")
+    return found[1]
+
+
+def address_path(channel: str) -> str:
+    """The raw (doc-values) field of a channel's addresses."""
+    return field_path(CHANNELS[channel], "v")
+
+
+def ok(response: dict[str, Any]) -> dict[str, Any]:
+    """One response of an msearch, or its error raised."""
+    if "error" in response:
+        raise SegqlError(f"Elasticsearch: {response['error'].get('reason', response['error'])}")
+    return response
+
+
