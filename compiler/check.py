@@ -46,10 +46,13 @@ _KIND_WORDS = {
 
 
 def _at(node: ast.Node | None, code: str, message: str, hint: str | None = None) -> Diagnostic:
+    """A problem at a node: at its text (`span`), and for a segment read from the JSON
+    form at its JSON Pointer in the document (`pointer`)."""
     span = (node.span if node else None) or ast.Span(line=1, column=1, end_line=1,
                                                      end_column=2)
     return Diagnostic(code=code, message=message, line=span.line, column=span.column,
-                      end_line=span.end_line, end_column=span.end_column, hint=hint)
+                      end_line=span.end_line, end_column=span.end_column, hint=hint,
+                      pointer=node.pointer if node else None)
 
 
 def _did_you_mean(suggestion: str | None) -> str | None:

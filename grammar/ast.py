@@ -4,13 +4,15 @@ visual builder reads and writes. The text form and the JSON form mean the same t
 
 Positions (`span`) come from the parser so errors can point at the text; a node built by
 a UI has none. Spans are not part of a node's meaning: `same()` compares without them.
+A node read from the JSON form knows where it stood in the document instead (`pointer`,
+set by `jsonform.from_json`), which is no part of it at all: not dumped, not compared.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 
 class Span(BaseModel):
@@ -28,10 +30,28 @@ class Node(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     span: Span | None = None
+    _pointer: str | None = PrivateAttr(default=None)
+
+    @property
+    def pointer(self) -> str | None:
+        """The RFC 6901 JSON Pointer of the node in the JSON document it was read from
+        (`""` for the root); None for a node that was not read from JSON."""
+        return self._pointer
+
+    def __eq__(self, other: object) -> bool:
+        """Equal fields (pydantic would compare `pointer` too)."""
+        if not isinstance(other, Node):
+            return NotImplemented
+        return type(self) is type(other) and self.__dict__ == other.__dict__
 
     def same(self, other: Node) -> bool:
         """Equal in meaning and form, ignoring positions."""
         return without_spans(self) == without_spans(other)
+
+
+def locate(node: Node, pointer: str) -> None:
+    """Record where a node stands in the JSON document it is read from (`from_json`)."""
+    node._pointer = pointer
 
 
 def without_spans(node: Node) -> dict[str, Any]:
@@ -116,7 +136,6 @@ SYMBOL_OPERATORS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 def spelling(op: str) -> str:
     """How an operator is written in the text form."""
     return SYMBOL_OPERATORS.get(op, op)
-
 
 
 class FieldCondition(Node):

@@ -1,31 +1,47 @@
 """The JSON form of a segment (LANGUAGE.md §7): the AST's pydantic models, with a `type`
-on every node, for visual builders. `from_json` accepts exactly the ASTs that have a text
-form within the limits of §6, so that JSON → AST → text → AST is lossless.
+on every node, for visual builders.
+
+What a valid document is, is said once, by the JSON Schema in `schema.py`: `from_json`
+validates with it (`validator.py`), so the published schema and `from_json` accept the
+same documents, but for the limits of §6 and the finite-number rule, which a JSON Schema
+cannot say. Every problem of a document is an `E_JSON` diagnostic with the JSON Pointer
+of the offending node or member (`pointer`), except for JSON that does not parse, which
+keeps its line and column. Each node `from_json` returns knows its pointer
+(`ast.Node.pointer`), so the checker's problems point into the document too.
 """
 
 from __future__ import annotations
 
+import copy
 import json
-import re
+import math
 from collections.abc import Iterator
+from functools import cache
 from typing import Any, assert_never
 
 from pydantic import TypeAdapter, ValidationError
-from pydantic_core import ErrorDetails
 
 from segql.errors import Diagnostic, SegmentError
 from segql.grammar import ast
-from segql.grammar.format import OPERATORS, fmt
-from segql.grammar.keywords import quotable
-from segql.grammar.limits import MAX_ERRORS
+from segql.grammar.format import fmt
+from segql.grammar.limits import MAX_CONDITIONS, MAX_DEPTH, MAX_ERRORS, MAX_STRING
 from segql.grammar.parser import parse
+from segql.grammar.schema import SCHEMA_ID, integer_members, schema
+from segql.grammar.validator import Problem, Validator, pointer
 from segql.values import finite
 
-SCHEMA_ID = "urn:segql:segment:1"
+__all__ = ["SCHEMA_ID", "from_data", "from_json", "json_schema", "to_json"]
 
 _ADAPTER: TypeAdapter[ast.Expr] = TypeAdapter(ast.Expr)
-_JSON_POSITION = re.compile(r"at line (\d+) column (\d+)")
-_DATES = (ast.StringValue, ast.RelativeDate)
+_HINT = "see `segql json-schema`"
+#: JSON nesting beyond any document within the depth limit: each level of the text
+#: takes at most four (an `or` in an `and` chain: object, `items`, object, `items`).
+_JSON_DEPTH = 4 * (MAX_DEPTH + 1) + 16
+
+
+@cache
+def _validator() -> Validator:
+    return Validator(schema())
 
 
 def to_json(expr: ast.Expr, *, spans: bool = False, indent: int | None = None) -> str:
@@ -34,152 +50,234 @@ def to_json(expr: ast.Expr, *, spans: bool = False, indent: int | None = None) -
     return json.dumps(data, ensure_ascii=False, indent=indent)
 
 
+def json_schema() -> dict[str, Any]:
+    """The published JSON Schema of the JSON form (draft 2020-12)."""
+    return copy.deepcopy(schema())
+
+
 def from_json(text: str) -> ast.Expr:
-    """A segment from its JSON form, or SegmentError: E_JSON with the JSON path of each
-    problem, or the limit errors of §6 positioned in the segment's canonical text."""
+    """A segment from its JSON form, or SegmentError: E_JSON with the JSON Pointer of each
+    problem (line and column for JSON that does not parse), or the limit errors of §6."""
     try:
-        node = _ADAPTER.validate_json(text, strict=True)
-    except ValidationError as error:
-        details = error.errors()[:MAX_ERRORS]
-        data = _loaded(text) if any(d["loc"] for d in details) else None
-        raise SegmentError([_invalid(d, data) for d in details]) from None
-    problems = list(_untextual(node, "$"))
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        message = error.msg[:1].lower() + error.msg[1:]
+        raise SegmentError([Diagnostic(
+            code="E_JSON", message=f"not valid JSON: {message}", line=error.lineno,
+            column=error.colno, end_line=error.lineno, end_column=error.colno + 1,
+            hint="a segment's JSON form is one JSON object; " + _HINT)], text) from None
+    except RecursionError:
+        raise SegmentError([_too_deep("")], text) from None
+    except ValueError:  # an integer of more than 4,300 digits: no finite double either
+        raise SegmentError([Diagnostic(
+            code="E_JSON", message="a number of more than 4,300 digits",
+            hint="a number is a finite double (at most about 1.8e308)")], text) from None
+    return from_data(data)
+
+
+def from_data(data: Any) -> ast.Expr:
+    """A segment from its JSON form already read from JSON text (`json.loads`)."""
+    deep = _too_deep_at(data)
+    if deep is not None:
+        raise SegmentError([_too_deep(deep)])
+    problems = _validator().problems(data)
+    if not problems:
+        problems = list(_infinite(data, ()))
     if problems:
-        raise SegmentError(problems[:MAX_ERRORS])
-    parse(fmt(node))  # the limits, counted the same way as for text
+        raise SegmentError([_problem(p) for p in problems[:MAX_ERRORS]])
+    try:
+        node = _ADAPTER.validate_python(_integers(data), strict=True)
+    except ValidationError:  # the schema let through what the AST refuses: a bug
+        raise SegmentError([_problem(Problem(
+            "", "this document does not fit the segment's AST", _HINT))]) from None
+    _locate(node, "")
+    strings = list(_long_strings(node))
+    if strings:
+        raise SegmentError(strings[:MAX_ERRORS])
+    try:
+        parse(fmt(node))  # the rest of the limits, counted the same way as for text
+    except SegmentError as error:  # positioned in the canonical text, and at a node
+        for d in error.diagnostics:
+            d.pointer = _limit_at(node, d.code)
+        raise
     return node
 
 
-def json_schema() -> dict[str, Any]:
-    """The published JSON Schema of the JSON form."""
-    schema = _ADAPTER.json_schema()
-    schema["$defs"]["FieldCondition"]["properties"]["op"]["enum"] = sorted(
-        [*OPERATORS, "between"]
-    )
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": SCHEMA_ID,
-        "title": "segql segment",
-        "description": "A segment of the segql language (LANGUAGE.md §7): every node has a "
-                       "`type`; `span` is the position of a node in the text, if any.",
-        **schema,
-    }
+def _problem(problem: Problem) -> Diagnostic:
+    return Diagnostic(code="E_JSON", message=problem.message, hint=problem.hint or _HINT,
+                      pointer=problem.pointer)
 
 
-def _loaded(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except (ValueError, RecursionError):
-        return None
+def _too_deep(at: str) -> Diagnostic:
+    return Diagnostic(code="E_TOO_DEEP", message=f"nesting deeper than {MAX_DEPTH} levels",
+                      hint="groups, `not` and `where` nest; flatten the segment or move a "
+                           "part into a saved segment", pointer=at)
 
 
-def _json_path(loc: tuple[int | str, ...], data: Any) -> str:
-    """`$.items[0].op` from a pydantic location, which also names the member of every
-    union it went through (a `type` tag, or `int`/`float` for a number): those are
-    recognised in the data and left out."""
-    path, tagged = "$", False
-    for part in loc:
-        if isinstance(part, int):
-            path += f"[{part}]"
-            data = data[part] if isinstance(data, list) and 0 <= part < len(data) else None
-            tagged = False
-        elif not isinstance(data, dict | list) or (
-            isinstance(data, dict) and data.get("type") == part and not tagged
-        ):
-            tagged = True
-        else:
-            path += f".{part}"
-            data = data.get(part) if isinstance(data, dict) else None
-            tagged = False
-    return path
+def _too_deep_at(data: Any) -> str | None:
+    """The pointer of the first value nested deeper than any segment within the limits
+    (walked without recursion: the validator recurses, on at most this depth)."""
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(data, ())]
+    while stack:
+        value, path = stack.pop()
+        if len(path) > _JSON_DEPTH:
+            return pointer(path)
+        if isinstance(value, dict):
+            stack.extend((v, (*path, k)) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((v, (*path, i)) for i, v in enumerate(value))
+    return None
 
 
-def _invalid(detail: ErrorDetails, data: Any) -> Diagnostic:
-    line = column = 1
-    position = _JSON_POSITION.search(detail["msg"]) if detail["type"] == "json_invalid" else None
-    if position:
-        line, column = int(position.group(1)), int(position.group(2))
-    return Diagnostic(code="E_JSON", message=f"{_json_path(detail['loc'], data)}: "
-                      f"{detail['msg']}", line=line, column=column, end_line=line,
-                      end_column=column + 1, hint="see `segql json-schema`")
+def _infinite(value: Any, path: tuple[str | int, ...]) -> Iterator[Problem]:
+    """Numbers that are no finite double (NaN, Infinity, 1e999, 400 digits)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _infinite(item, (*path, key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _infinite(item, (*path, i))
+    elif isinstance(value, int | float) and not isinstance(value, bool) and not finite(value):
+        yield Problem(pointer(path), "a number is a finite double (at most about 1.8e308)",
+                      "NaN, Infinity and numbers beyond a double have no meaning here")
 
 
-def _problem(path: str, message: str, hint: str | None = None) -> Diagnostic:
-    return Diagnostic(code="E_JSON", message=f"{path}: {message}", hint=hint)
+def _integers(value: Any, integral: bool = False) -> Any:
+    """The document with the integer members' numbers as ints (the schema's `integer`
+    takes 2.0, which pydantic's strict int does not)."""
+    if isinstance(value, dict):
+        members = integer_members()
+        return {k: _integers(v, k in members) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_integers(v) for v in value]
+    if integral and isinstance(value, float) and math.isfinite(value):
+        return int(value)
+    return value
 
 
-def _untextual(node: ast.Expr, path: str) -> Iterator[Diagnostic]:
-    """What in a valid AST has no text form: the JSON form means nothing the text can't
-    say."""
+def _locate(node: ast.Expr | ast.Value | ast.Count | ast.Window, at: str) -> None:
+    """Record in every node of a tree its JSON Pointer in the document."""
+    ast.locate(node, at)
+    match node:
+        case ast.Group() | ast.ListValue():
+            for i, item in enumerate(node.items):
+                _locate(item, f"{at}/items/{i}")
+        case ast.Not():
+            _locate(node.expr, f"{at}/expr")
+        case ast.FieldCondition() | ast.Window():
+            for key, value in (("value", node.value), ("upper", node.upper)):
+                if value is not None:
+                    _locate(value, f"{at}/{key}")
+        case ast.Activity():
+            for key, child in (("where", node.where), ("count", node.count),
+                               ("window", node.window)):
+                if child is not None:
+                    _locate(child, f"{at}/{key}")
+        case (ast.SegmentRef() | ast.Count() | ast.StringValue() | ast.NumberValue()
+              | ast.RelativeDate() | ast.Duration()):
+            pass
+        case _:
+            assert_never(node)
+
+
+def _long_strings(node: ast.Expr | ast.Value) -> Iterator[Diagnostic]:
+    """E_STRING_TOO_LONG at the string values and segment names the text would refuse
+    (an event name too, but only when the text writes it in quotes: the parser says)."""
+    match node:
+        case ast.StringValue() | ast.SegmentRef():
+            text = node.value if isinstance(node, ast.StringValue) else node.name
+            if len(text) > MAX_STRING:
+                yield Diagnostic(code="E_STRING_TOO_LONG", message=f"a string longer than "
+                                 f"{MAX_STRING:,} characters ({len(text):,})",
+                                 hint=_HINT, pointer=node.pointer)
+        case ast.Group() | ast.ListValue():
+            for item in node.items:
+                yield from _long_strings(item)
+        case ast.Not():
+            yield from _long_strings(node.expr)
+        case ast.FieldCondition():
+            for value in (node.value, node.upper):
+                if value is not None:
+                    yield from _long_strings(value)
+        case ast.Activity():
+            if node.where is not None:
+                yield from _long_strings(node.where)
+        case ast.NumberValue() | ast.RelativeDate() | ast.Duration():
+            pass
+        case _:
+            assert_never(node)
+
+
+# --- where a limit is crossed -----------------------------------------------------------
+
+
+def _limit_at(node: ast.Expr, code: str) -> str:
+    """The pointer of the node at which the text crosses a limit of §6, as the parser
+    counts (the parser decides; this only finds the node): the opener of the 33rd level,
+    the 1,001st condition, an event name too long; else the whole segment."""
+    found: ast.Node | None = None
+    if code == "E_TOO_DEEP":
+        found = _too_deep_node(node, 0)
+    elif code == "E_TOO_MANY_CONDITIONS":
+        found = next((c for i, c in enumerate(_conditions(node)) if i == MAX_CONDITIONS), None)
+    elif code == "E_STRING_TOO_LONG":
+        found = next((c for c in _conditions(node) if isinstance(c, ast.Activity)
+                      and len(c.name or "") > MAX_STRING), None)
+    return "" if found is None or found.pointer is None else found.pointer
+
+
+def _parenthesised(node: ast.Expr, context: str) -> bool:
+    """Whether the text puts an operand of `and`, `or` or `not` in parentheses (the
+    formatter's rule, `format._operand`)."""
+    return isinstance(node, ast.Group) and (
+        (node.type in ("and", "or") and context in ("and", "not"))
+        or node.type == context == "or")
+
+
+def _too_deep_node(node: ast.Expr, depth: int) -> ast.Node | None:
+    """The first node that opens a level beyond MAX_DEPTH, `depth` levels being open
+    around `node`: `all(`, `any(`, `where (`, `not` and the parentheses of the text."""
+    inner: list[tuple[ast.Expr, int]] = []
+    match node:
+        case ast.Group() if node.type in ("all", "any"):
+            inner = [(item, depth + 1) for item in node.items]
+            if node.items and depth + 1 > MAX_DEPTH:
+                return node
+        case ast.Group():
+            inner = [(item, depth + _parenthesised(item, node.type)) for item in node.items]
+        case ast.Not():
+            inner = [(node.expr, depth + 1 + _parenthesised(node.expr, "not"))]
+            if depth + 1 > MAX_DEPTH:
+                return node
+        case ast.Activity():
+            inner = [] if node.where is None else [(node.where, depth + 1)]
+        case ast.FieldCondition() | ast.SegmentRef():
+            pass
+        case _:
+            assert_never(node)
+    for child, level in inner:
+        if level > MAX_DEPTH:
+            return child
+        found = _too_deep_node(child, level)
+        if found is not None:
+            return found
+    return None
+
+
+def _conditions(node: ast.Expr) -> Iterator[ast.Expr]:
+    """Field conditions, activities and segment references in the order of the text
+    (an activity's `occurred` comes after its `where`)."""
     match node:
         case ast.Group():
-            if node.type in ("and", "or") and len(node.items) < 2:
-                yield _problem(path, f"an `{node.type}` chain joins two or more items",
-                               f"use type {'all' if node.type == 'and' else 'any'} for a group")
-            for i, item in enumerate(node.items):
-                yield from _untextual(item, f"{path}.items[{i}]")
+            for item in node.items:
+                yield from _conditions(item)
         case ast.Not():
-            yield from _untextual(node.expr, f"{path}.expr")
-        case ast.FieldCondition():
-            yield from _field(node, path)
+            yield from _conditions(node.expr)
         case ast.Activity():
-            yield from _activity(node, path)
-        case ast.SegmentRef():
-            pass
+            if node.where is not None:
+                yield from _conditions(node.where)
+            yield node
+        case ast.FieldCondition() | ast.SegmentRef():
+            yield node
         case _:
             assert_never(node)
-
-
-def _field(node: ast.FieldCondition, path: str) -> Iterator[Diagnostic]:
-    if not quotable(node.field):
-        yield _problem(f"{path}.field", "a name is not empty and holds no ` and no control "
-                       "character")
-    if node.op == "between":
-        if node.value is None or node.upper is None:
-            yield _problem(path, "`between` needs both `value` and `upper`")
-    elif node.op not in OPERATORS:
-        yield _problem(f"{path}.op", f"unknown operator {node.op!r}",
-                       "operators: " + ", ".join(sorted([*OPERATORS, "between"])))
-    elif node.upper is not None:
-        yield _problem(f"{path}.upper", "only `between` takes an `upper` value")
-    for key, value in (("value", node.value), ("upper", node.upper)):
-        if value is not None:
-            yield from _value(value, f"{path}.{key}")
-
-
-def _value(node: ast.Value, path: str) -> Iterator[Diagnostic]:
-    match node:
-        case ast.NumberValue():
-            if not finite(node.value):
-                yield _problem(f"{path}.value", "a number is finite")
-        case ast.ListValue():
-            for i, item in enumerate(node.items):
-                yield from _value(item, f"{path}.items[{i}]")
-        case ast.Duration():
-            if node.amount < 0:
-                yield _problem(f"{path}.amount", "a duration is not negative")
-        case ast.StringValue() | ast.RelativeDate():
-            pass
-        case _:
-            assert_never(node)
-
-
-def _activity(node: ast.Activity, path: str) -> Iterator[Diagnostic]:
-    if (node.name is None) != (node.type == "visit"):
-        yield _problem(f"{path}.name", "an event has a `name`; a visit has none")
-    if node.count is not None and (not node.occurred or node.count.n < 0):
-        yield _problem(f"{path}.count", "a count is a whole number >= 0, with occurred: true")
-    window = node.window
-    if window is not None:
-        shapes = {
-            "within": isinstance(window.value, ast.Duration) and window.upper is None,
-            "since": isinstance(window.value, _DATES) and window.upper is None,
-            "before": isinstance(window.value, _DATES) and window.upper is None,
-            "between": isinstance(window.value, _DATES) and window.upper is not None,
-        }
-        if not shapes[window.kind]:
-            yield _problem(f"{path}.window", "`within` takes a duration; `since` and "
-                           "`before` a date; `between` a date and an `upper` date")
-        yield from _value(window.value, f"{path}.window.value")
-    if node.where is not None:
-        yield from _untextual(node.where, f"{path}.where")
