@@ -45,7 +45,7 @@ def guarded(command: F) -> F:
         except SegmentError as error:
             if kwargs.get("as_json"):
                 click.echo(json.dumps(
-                    {"valid": False, "errors": [d.model_dump() for d in error.diagnostics]},
+                    {"valid": False, "errors": [d.to_json() for d in error.diagnostics]},
                     ensure_ascii=False,
                 ))
             else:

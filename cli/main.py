@@ -11,6 +11,8 @@ from segql.cli.index_commands import index
 from segql.cli.language_commands import COMMANDS as LANGUAGE_COMMANDS
 from segql.cli.query_commands import compile, count, evaluate, explain, export
 from segql.cli.saved_segment_commands import segment
+from segql.cli.serve_command import serve
+from segql.cli.token_commands import token
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -24,8 +26,9 @@ def cli() -> None:
 
 
 for command in (es, demo, index, catalog, *LANGUAGE_COMMANDS, compile, count, export,
-                explain, evaluate, segment):
+                explain, evaluate, segment, serve):
     cli.add_command(command)
+cli.add_command(token)
 
 
 def main() -> None:

@@ -34,6 +34,11 @@ class Diagnostic(BaseModel):
     def render(self, source: str) -> str:
         """The message with the offending source line (clipped around the column) and a
         caret under the text. Lines are split at `\\n` only, as the parser counts them."""
+        if self.pointer is not None:  # a JSON-form segment: the node, not a text position
+            out = [f"error[{self.code}] at {self.pointer or '/'}: {self.message}"]
+            if self.hint:
+                out.append(f"hint: {self.hint}")
+            return "\n".join(out)
         lines = source.split("\n")
         text = lines[self.line - 1].rstrip("\r") if 0 < self.line <= len(lines) else ""
         start = max(0, self.column - 1 - _CONTEXT)

@@ -31,11 +31,16 @@ ALLOWED: dict[str, set[str]] = {
                              "segql.localnode"},
     "segql.indexer": _BASE | {"segql.grammar", "segql.contract", "segql.compiler",
                               "segql.stores"},
+    # other builders' JSON (react-querybuilder, jQuery QueryBuilder) ⇄ segql's JSON form
+    "segql.interop": _BASE | {"segql.grammar", "segql.compiler"},
     "segql.api": _BASE | {"segql.grammar", "segql.contract", "segql.compiler",
-                          "segql.stores", "segql.indexer"},
+                          "segql.stores", "segql.indexer", "segql.interop"},
     # the package root re-exports the API
     "segql": _BASE | {"segql.api", "segql.compiler", "segql.stores"},
     "segql.cli": {"segql.*"},
+    # the HTTP service: a thin shell over the API, like the CLI
+    "segql.service": _BASE | {"segql.api", "segql.grammar", "segql.contract", "segql.compiler",
+                              "segql.stores", "segql.indexer", "segql.interop"},
 }
 #: No module of the package is longer than this (generated files aside).
 MAX_LINES = 450

@@ -1,0 +1,143 @@
+"""One account's segments at send time: check against its catalog, compile, count with
+per-channel reach, explain for one contact, page by cursor, and stream an export."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
+
+from segql import api
+from segql.compiler.check import check
+from segql.errors import SegmentError
+from segql.grammar.format import fmt
+from segql.grammar.parser import parse
+from segql.service.auth import allow, settings_of
+from segql.service.inputs import evaluation
+from segql.service.language_routes import diagnostics
+from segql.service.models import (
+    CheckResult,
+    CountRequest,
+    CountResult,
+    Evaluation,
+    ExplainRequest,
+    ExportRequest,
+    PageRequest,
+    PageResult,
+)
+
+router = APIRouter(prefix="/v1/accounts/{account}", tags=["send time"])
+#: Rows per chunk of a streamed export.
+CHUNK_ROWS = 2000
+
+
+@router.post("/check", response_model=CheckResult, summary="Check a segment fully")
+def check_segment(account: str, body: Evaluation, request: Request) -> CheckResult:
+    """Parse and type the segment against the account's catalog and saved segments."""
+    allow(request, account, "read")
+    settings = settings_of(request)
+    try:
+        ctx, segment = evaluation(settings, account, body)
+        tree = parse(segment) if isinstance(segment, str) else segment
+        check(tree, ctx, segment if isinstance(segment, str) else "")
+        return CheckResult(valid=True, text=fmt(tree))
+    except SegmentError as error:
+        return CheckResult(valid=False, diagnostics=diagnostics(error, body))
+
+
+@router.post("/compile", summary="The Elasticsearch request body of a segment")
+def compile_segment(account: str, body: Evaluation, request: Request) -> dict[str, Any]:
+    allow(request, account, "read")
+    ctx, segment = evaluation(settings_of(request), account, body)
+    return api.checked(segment, ctx)[1]
+
+
+@router.post("/count", response_model=CountResult, summary="Count a segment")
+def count_segment(account: str, body: CountRequest, request: Request) -> CountResult:
+    """How many contacts are in the segment and, with `channels`, how many each channel
+    reaches — in one request, on one snapshot."""
+    allow(request, account, "read")
+    settings = settings_of(request)
+    ctx, segment = evaluation(settings, account, body)
+    result = api.count(settings.es, segment, ctx, settings.index, channels=body.channels)
+    return CountResult(count=result.count, reach=result.reachable, took_ms=result.took_ms)
+
+
+@router.post("/explain", summary="Why one contact is or is not in a segment")
+def explain_segment(account: str, body: ExplainRequest, request: Request) -> dict[str, Any]:
+    allow(request, account, "read")
+    settings = settings_of(request)
+    ctx, segment = evaluation(settings, account, body)
+    explanation = api.explain(settings.es, segment, ctx, body.contact_id,
+                              index=settings.index)
+    return explanation.to_json()
+
+
+@router.post("/pages", response_model=PageResult, summary="Recipients, page by cursor")
+def page_segment(account: str, body: PageRequest, request: Request) -> PageResult:
+    """The first page (no cursor) or the page after `cursor`, over one snapshot: repeat a
+    request whose answer was lost and get the same page again."""
+    allow(request, account, "read")
+    settings = settings_of(request)
+    ctx, segment = evaluation(settings, account, body,
+                              now=api.cursor_now(body.cursor, settings.cursor_key))
+    result = api.page(settings.es, segment, ctx, key=settings.cursor_key, cursor=body.cursor,
+                      channel=body.channel, size=body.size, index=settings.index)
+    rows = [{"contact_id": cid, **({"address": address} if body.channel else {})}
+            for cid, address in result.rows]
+    return PageResult(contacts=result.contacts, rows=rows, cursor=result.cursor)
+
+
+@router.post("/export", summary="Stream every recipient (NDJSON or CSV)",
+             response_class=StreamingResponse,
+             responses={200: {"content": {"application/x-ndjson": {}, "text/csv": {}}}})
+def export_segment(account: str, body: ExportRequest, request: Request) -> StreamingResponse:
+    """Every recipient over one point-in-time snapshot; with a channel, one row per address
+    and contacts without one counted. NDJSON ends with a `{"complete": true, ...}` line;
+    a stream that ends without it was cut off and is not the whole list."""
+    allow(request, account, "read")
+    settings = settings_of(request)
+    ctx, segment = evaluation(settings, account, body)
+    export = api.export(settings.es, segment, ctx, channel=body.channel, index=settings.index)
+    contacts = export.open()
+    media = "application/x-ndjson" if body.format == "ndjson" else "text/csv"
+    return StreamingResponse(_rows(export, body), media_type=media,
+                             headers={"X-Segql-Contacts": str(contacts)})
+
+
+def _rows(export: api.Export, body: ExportRequest) -> Iterator[bytes]:
+    """The export in chunks: CSV exactly as `segql export --format csv` writes it, or
+    NDJSON as `--format jsonl` does, plus the completion line."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    with export:
+        if body.format == "csv":
+            writer.writerow(["contact_id", "address"] if body.channel else ["contact_id"])
+        for rows, row in enumerate(export, 1):
+            if body.format == "csv":
+                writer.writerow([row.contact_id, row.address] if body.channel
+                                else [row.contact_id])
+            else:
+                item = {"contact_id": row.contact_id}
+                if body.channel and row.address is not None:
+                    item["address"] = row.address
+                buffer.write(orjson.dumps(item).decode() + "\n")
+            if rows % CHUNK_ROWS == 0:
+                yield _drain(buffer)
+        if body.format == "ndjson":
+            buffer.write(orjson.dumps({
+                "complete": True, "contacts": export.contacts, "exported": export.exported,
+                "without_address": export.without_address}).decode() + "\n")
+        yield _drain(buffer)
+
+
+def _drain(buffer: io.StringIO) -> bytes:
+    data = buffer.getvalue().encode()
+    buffer.seek(0)
+    buffer.truncate()
+    return data
