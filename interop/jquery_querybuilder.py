@@ -56,70 +56,77 @@ from typing import Any
 
 from segql.compiler.catalog import Catalog
 from segql.grammar import ast
-from segql.interop.conditions import (
-    MISSING,
-    at,
-    converted,
-    fail,
-    field_condition,
-    flag,
-    grouped,
-    member,
-    obj,
-    rules_of,
-    shown,
-)
+from segql.interop import conditions as shared
 
 #: jQuery QueryBuilder's default operators → the comparison each is (conditions.MEANINGS).
 VOCABULARY: dict[str, str] = {
-    "equal": "eq", "not_equal": "ne", "in": "in", "not_in": "not_in",
-    "less": "lt", "less_or_equal": "le", "greater": "gt", "greater_or_equal": "ge",
-    "between": "between", "not_between": "not_between",
-    "begins_with": "starts", "not_begins_with": "not_starts",
-    "contains": "contains", "not_contains": "not_contains",
-    "ends_with": "ends", "not_ends_with": "not_ends",
-    "is_empty": "empty", "is_not_empty": "not_empty",
-    "is_null": "null", "is_not_null": "not_null",
+    "equal": "eq",
+    "not_equal": "ne",
+    "in": "in",
+    "not_in": "not_in",
+    "less": "lt",
+    "less_or_equal": "le",
+    "greater": "gt",
+    "greater_or_equal": "ge",
+    "between": "between",
+    "not_between": "not_between",
+    "begins_with": "starts",
+    "not_begins_with": "not_starts",
+    "contains": "contains",
+    "not_contains": "not_contains",
+    "ends_with": "ends",
+    "not_ends_with": "not_ends",
+    "is_empty": "empty",
+    "is_not_empty": "not_empty",
+    "is_null": "null",
+    "is_not_null": "not_null",
 }
 
 
 def from_jquery(data: Any, catalog: Catalog) -> ast.Expr:
     """jQuery QueryBuilder rules as a segql AST; SegmentError (E_IMPORT, with a JSON
     Pointer into `data`) when part of them has no segql meaning."""
-    root = obj(data, "")
+    root = shared.obj(data, "")
     if root.get("valid") is False:
-        fail("/valid", "the builder marked these rules invalid",
-             "complete the rules in the builder (getRules() with allow_invalid exports "
-             "incomplete ones)")
+        shared.fail(
+            "/valid",
+            "the builder marked these rules invalid",
+            "complete the rules in the builder (getRules() with allow_invalid exports "
+            "incomplete ones)",
+        )
     return _group(root, "", catalog, 1)
 
 
 def _group(group: dict[str, Any], pointer: str, catalog: Catalog, depth: int) -> ast.Expr:
-    rules = rules_of(group, pointer, depth)
-    condition = member(group, "condition", pointer, '"AND" or "OR"')
+    rules = shared.rules_of(group, pointer, depth)
+    condition = shared.member(group, "condition", pointer, '"AND" or "OR"')
     if condition.upper() not in ("AND", "OR"):
-        fail(at(pointer, "condition"), f"condition {shown(condition)} has no segql form",
-             'segql joins with "AND" or "OR"')
+        shared.fail(
+            shared.at(pointer, "condition"),
+            f"condition {shared.shown(condition)} has no segql form",
+            'segql joins with "AND" or "OR"',
+        )
 
     def convert(item: Any, place: str) -> ast.Expr:
-        node = obj(item, place)
+        node = shared.obj(item, place)
         if "rules" in node:
             return _group(node, place, catalog, depth + 1)
         return _rule(node, place, catalog)
 
-    items = list(converted(rules, pointer, convert))
-    return grouped(condition.upper() == "AND", items, flag(group, "not", pointer))
+    items = list(shared.converted(rules, pointer, convert))
+    return shared.grouped(condition.upper() == "AND", items, shared.flag(group, "not", pointer))
 
 
 def _rule(rule: dict[str, Any], pointer: str, catalog: Catalog) -> ast.Expr:
-    field = member(rule, "field", pointer)
-    operator = member(rule, "operator", pointer)
-    return field_condition(field, operator, rule.get("value", MISSING), pointer, catalog,
-                           VOCABULARY, _items)
+    field = shared.member(rule, "field", pointer)
+    operator = shared.member(rule, "operator", pointer)
+    return shared.field_condition(
+        field, operator, rule.get("value", shared.MISSING), pointer, catalog, VOCABULARY, _items
+    )
 
 
 def _items(value: Any, pointer: str) -> list[tuple[Any, str]]:
     """A list value: an array, or one value as a list of one."""
     if isinstance(value, list):
-        return [(v, at(pointer, i)) for i, v in enumerate(value)]
+        return [(v, shared.at(pointer, i)) for i, v in enumerate(value)]
     return [(value, pointer)]

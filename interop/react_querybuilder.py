@@ -54,39 +54,44 @@ from typing import Any
 from segql.compiler.builder_catalog import describe
 from segql.compiler.catalog import Catalog, FieldType
 from segql.grammar import ast
-from segql.interop.conditions import (
-    MEANINGS,
-    MISSING,
-    Meaning,
-    at,
-    converted,
-    fail,
-    field_condition,
-    flag,
-    grouped,
-    member,
-    obj,
-    rules_of,
-    shown,
-)
+from segql.interop import conditions as shared
 
 #: RQB's default operator names → the comparison each is (conditions.MEANINGS).
 VOCABULARY: dict[str, str] = {
-    "=": "eq", "!=": "ne", "<": "lt", ">": "gt", "<=": "le", ">=": "ge",
-    "contains": "contains", "beginsWith": "starts", "endsWith": "ends",
-    "doesNotContain": "not_contains", "doesNotBeginWith": "not_starts",
-    "doesNotEndWith": "not_ends", "null": "null", "notNull": "not_null",
-    "in": "in", "notIn": "not_in", "between": "between", "notBetween": "not_between",
+    "=": "eq",
+    "!=": "ne",
+    "<": "lt",
+    ">": "gt",
+    "<=": "le",
+    ">=": "ge",
+    "contains": "contains",
+    "beginsWith": "starts",
+    "endsWith": "ends",
+    "doesNotContain": "not_contains",
+    "doesNotBeginWith": "not_starts",
+    "doesNotEndWith": "not_ends",
+    "null": "null",
+    "notNull": "not_null",
+    "in": "in",
+    "notIn": "not_in",
+    "between": "between",
+    "notBetween": "not_between",
 }
 _CANONICAL = {name.lower(): name for name in VOCABULARY}
 #: RQB's placeholder `name` for "nothing chosen yet" (defaults.ts).
 PLACEHOLDER = "~"
 #: The HTML input and RQB value editor for each field type.
 INPUT_TYPES: dict[FieldType, str] = {
-    "text": "text", "number": "number", "date": "date", "boolean": "checkbox",
+    "text": "text",
+    "number": "number",
+    "date": "date",
+    "boolean": "checkbox",
 }
 VALUE_EDITORS: dict[FieldType, str] = {
-    "text": "text", "number": "text", "date": "text", "boolean": "checkbox",
+    "text": "text",
+    "number": "text",
+    "date": "text",
+    "boolean": "checkbox",
 }
 
 
@@ -100,9 +105,13 @@ def fields_config(catalog: Catalog) -> list[dict[str, Any]]:
     which no value follows have `arity: "unary"`. Date fields get a date input; `within`
     takes a duration (`"30d"`), which a builder renders as text (RQB's `getInputType`)."""
     return [
-        {"name": field["name"], "label": field["name"], "inputType": INPUT_TYPES[field["type"]],
-         "valueEditorType": VALUE_EDITORS[field["type"]],
-         "operators": operators_config(field["type"])}
+        {
+            "name": field["name"],
+            "label": field["name"],
+            "inputType": INPUT_TYPES[field["type"]],
+            "valueEditorType": VALUE_EDITORS[field["type"]],
+            "operators": operators_config(field["type"]),
+        }
         for field in describe(catalog)["fields"]
     ]
 
@@ -113,25 +122,33 @@ def _operators(type_: FieldType) -> tuple[tuple[str, str, bool], ...]:
     found: list[tuple[str, str, bool]] = []
     labels: dict[str, str] = {}
     for entry in describe(Catalog())["types"][type_]["operators"]:
-        name = _rqb_name(type_, Meaning(entry["op"])) or entry["name"]
+        name = _rqb_name(type_, shared.Meaning(entry["op"])) or entry["name"]
         labels[entry["op"]] = label = entry["name"].replace("_", " ")
         found.append((name, label, entry["operand"] == "none"))
     for name, comparison in VOCABULARY.items():  # RQB's negations segql writes with `not`
-        meaning = MEANINGS.get((type_, comparison))
-        if meaning is not None and meaning == Meaning(meaning.op, negate=True):
+        meaning = shared.MEANINGS.get((type_, comparison))
+        if meaning is not None and meaning == shared.Meaning(meaning.op, negate=True):
             found.append((name, "not " + labels[meaning.op], False))
     return tuple(found)
 
 
 def operators_config(type_: FieldType) -> list[dict[str, Any]]:
     """The `operators` of a field of `type_` (`arity: "unary"` where no value follows)."""
-    return [{"name": name, "label": label, **({"arity": "unary"} if unary else {})}
-            for name, label, unary in _operators(type_)]
+    return [
+        {"name": name, "label": label, **({"arity": "unary"} if unary else {})}
+        for name, label, unary in _operators(type_)
+    ]
 
 
-def _rqb_name(type_: FieldType, meaning: Meaning) -> str | None:
-    return next((name for name, comparison in VOCABULARY.items()
-                 if MEANINGS.get((type_, comparison)) == meaning), None)
+def _rqb_name(type_: FieldType, meaning: shared.Meaning) -> str | None:
+    return next(
+        (
+            name
+            for name, comparison in VOCABULARY.items()
+            if shared.MEANINGS.get((type_, comparison)) == meaning
+        ),
+        None,
+    )
 
 
 # --- queries ----------------------------------------------------------------------------
@@ -140,32 +157,39 @@ def _rqb_name(type_: FieldType, meaning: Meaning) -> str | None:
 def from_rqb(data: Any, catalog: Catalog) -> ast.Expr:
     """An RQB query (`RuleGroupType` or `RuleGroupTypeIC`) as a segql AST; SegmentError
     (E_IMPORT, with a JSON Pointer into `data`) when part of it has no segql meaning."""
-    root = obj(data, "")
-    if flag(root, "muted", ""):
-        fail("/muted", "the whole query is muted", "an empty segment never means everyone")
+    root = shared.obj(data, "")
+    if shared.flag(root, "muted", ""):
+        shared.fail("/muted", "the whole query is muted", "an empty segment never means everyone")
     return _group(root, "", catalog, 1)
 
 
 def _group(group: dict[str, Any], pointer: str, catalog: Catalog, depth: int) -> ast.Expr:
-    rules = rules_of(group, pointer, depth)
+    rules = shared.rules_of(group, pointer, depth)
     combinator = group.get("combinator")
     if combinator is None:
         node = _independent(rules, pointer, catalog, depth)
-        return ast.Not(expr=node) if flag(group, "not", pointer) else node
-    conjunctive = _conjunctive(combinator, at(pointer, "combinator"))
+        return ast.Not(expr=node) if shared.flag(group, "not", pointer) else node
+    conjunctive = _conjunctive(combinator, shared.at(pointer, "combinator"))
 
     def convert(rule: Any, place: str) -> ast.Expr | None:
         if isinstance(rule, str):
-            fail(place, f"combinator {shown(rule)} among the rules of a group that has a "
-                 "`combinator`", "use one form: `combinator` on the group, or combinators "
-                 "between the rules (and no `combinator`)")
+            shared.fail(
+                place,
+                f"combinator {shared.shown(rule)} among the rules of a group that has a "
+                "`combinator`",
+                "use one form: `combinator` on the group, or combinators "
+                "between the rules (and no `combinator`)",
+            )
         return _item(rule, place, catalog, depth)
 
-    items = list(converted(rules, pointer, convert))
+    items = list(shared.converted(rules, pointer, convert))
     if not items:
-        fail(at(pointer, "rules"), "every rule of the group is muted",
-             "an empty group would mean everyone")
-    return grouped(conjunctive, items, flag(group, "not", pointer))
+        shared.fail(
+            shared.at(pointer, "rules"),
+            "every rule of the group is muted",
+            "an empty group would mean everyone",
+        )
+    return shared.grouped(conjunctive, items, shared.flag(group, "not", pointer))
 
 
 def _independent(rules: list[Any], pointer: str, catalog: Catalog, depth: int) -> ast.Expr:
@@ -173,15 +197,20 @@ def _independent(rules: list[Any], pointer: str, catalog: Catalog, depth: int) -
     chains: list[list[ast.Expr]] = []
     conjunctive = True
     for i, rule in enumerate(rules):
-        place = at(pointer, "rules", i)
+        place = shared.at(pointer, "rules", i)
         if i % 2:
             if not isinstance(rule, str):
-                fail(place, f"expected a combinator (\"and\" or \"or\"), found {shown(rule)}",
-                     "with no `combinator` on the group, rules and combinators alternate")
+                shared.fail(
+                    place,
+                    f'expected a combinator ("and" or "or"), found {shared.shown(rule)}',
+                    "with no `combinator` on the group, rules and combinators alternate",
+                )
             conjunctive = _conjunctive(rule, place)
             continue
         if isinstance(rule, str):
-            fail(place, f"expected a rule or a group, found the combinator {shown(rule)}")
+            shared.fail(
+                place, f"expected a rule or a group, found the combinator {shared.shown(rule)}"
+            )
         expr = _item(rule, place, catalog, depth)
         if expr is None:
             continue
@@ -190,13 +219,20 @@ def _independent(rules: list[Any], pointer: str, catalog: Catalog, depth: int) -
         else:
             chains.append([expr])
     if len(rules) % 2 == 0:
-        fail(at(pointer, "rules", len(rules) - 1), "the rules end with a combinator",
-             "combinators stand between two rules or groups")
+        shared.fail(
+            shared.at(pointer, "rules", len(rules) - 1),
+            "the rules end with a combinator",
+            "combinators stand between two rules or groups",
+        )
     if not chains:
-        fail(at(pointer, "rules"), "every rule of the group is muted",
-             "an empty group would mean everyone")
-    parts = [chain[0] if len(chain) == 1 else ast.Group(type="and", items=chain)
-             for chain in chains]
+        shared.fail(
+            shared.at(pointer, "rules"),
+            "every rule of the group is muted",
+            "an empty group would mean everyone",
+        )
+    parts = [
+        chain[0] if len(chain) == 1 else ast.Group(type="and", items=chain) for chain in chains
+    ]
     if len(parts) > 1:
         return ast.Group(type="or", items=parts)
     return parts[0] if isinstance(parts[0], ast.Group) else ast.Group(type="all", items=parts)
@@ -205,14 +241,17 @@ def _independent(rules: list[Any], pointer: str, catalog: Catalog, depth: int) -
 def _conjunctive(combinator: Any, pointer: str) -> bool:
     word = combinator.lower() if isinstance(combinator, str) else None
     if word not in ("and", "or"):
-        fail(pointer, f"combinator {shown(combinator)} has no segql form",
-             'segql joins with "and" or "or"')
+        shared.fail(
+            pointer,
+            f"combinator {shared.shown(combinator)} has no segql form",
+            'segql joins with "and" or "or"',
+        )
     return word == "and"
 
 
 def _item(data: Any, pointer: str, catalog: Catalog, depth: int) -> ast.Expr | None:
-    item = obj(data, pointer)
-    if flag(item, "muted", pointer):
+    item = shared.obj(data, pointer)
+    if shared.flag(item, "muted", pointer):
         return None
     if "rules" in item:
         return _group(item, pointer, catalog, depth + 1)
@@ -220,29 +259,35 @@ def _item(data: Any, pointer: str, catalog: Catalog, depth: int) -> ast.Expr | N
 
 
 def _rule(rule: dict[str, Any], pointer: str, catalog: Catalog) -> ast.Expr:
-    field = member(rule, "field", pointer)
-    operator = member(rule, "operator", pointer)
+    field = shared.member(rule, "field", pointer)
+    operator = shared.member(rule, "operator", pointer)
     for key, value in (("field", field), ("operator", operator)):
         if value == PLACEHOLDER:
-            fail(at(pointer, key), f"no {key} chosen", "finish the rule or remove it")
+            shared.fail(shared.at(pointer, key), f"no {key} chosen", "finish the rule or remove it")
     source = rule.get("valueSource") or "value"
     if source != "value":
-        fail(at(pointer, "valueSource"), f"a value from {shown(source)} has no segql form",
-             "segql compares a field with values only")
+        shared.fail(
+            shared.at(pointer, "valueSource"),
+            f"a value from {shared.shown(source)} has no segql form",
+            "segql compares a field with values only",
+        )
     for key in ("match", "lhs"):
         if rule.get(key) is not None:
-            fail(at(pointer, key), f"`{key}` has no segql form")
+            shared.fail(shared.at(pointer, key), f"`{key}` has no segql form")
     name = _CANONICAL.get(operator.lower(), operator)
-    return field_condition(field, name, rule.get("value", MISSING), pointer, catalog,
-                           VOCABULARY, _items)
+    return shared.field_condition(
+        field, name, rule.get("value", shared.MISSING), pointer, catalog, VOCABULARY, _items
+    )
 
 
 def _items(value: Any, pointer: str) -> list[tuple[Any, str]]:
     """A list value as RQB's `toArray` reads it: an array (strings trimmed), or a string
     split at commas with blank items dropped."""
     if isinstance(value, list):
-        return [(v.strip() if isinstance(v, str) else v, at(pointer, i))
-                for i, v in enumerate(value)]
+        return [
+            (v.strip() if isinstance(v, str) else v, shared.at(pointer, i))
+            for i, v in enumerate(value)
+        ]
     if isinstance(value, str):
         return [(part.strip(), pointer) for part in split_by(value) if part.strip()]
     return [(value, pointer)]

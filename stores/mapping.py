@@ -76,6 +76,10 @@ def index_body(shards: int = 1, replicas: int = 0) -> dict[str, Any]:
     }
 
 
+#: A store's field that is kept in `_source` only: never searched, sorted or aggregated.
+STORED_ONLY: dict[str, Any] = {"type": "keyword", "index": False, "doc_values": False}
+
+
 def account_store_body(properties: dict[str, Any]) -> dict[str, Any]:
     """The index of a small per-account store (catalogs, saved segments): one shard, and
     a strict mapping, so a document of another shape is refused, not silently mapped."""

@@ -45,7 +45,7 @@ from segql.compiler.context import Context
 from segql.errors import SegmentError, SegqlError
 from segql.grammar import ast
 from segql.grammar.parser import parse
-from segql.stores.mapping import account_store_body, create_index_once
+from segql.stores.mapping import STORED_ONLY, account_store_body, create_index_once
 
 SEGMENTS_SUFFIX = "-segments"
 MAX_NAME_CHARS = 200
@@ -62,9 +62,8 @@ def segment_index_name(contact_index: str) -> str:
 
 
 def segment_index_body() -> dict[str, Any]:
-    stored_only = {"type": "keyword", "index": False, "doc_values": False}
-    return account_store_body({"key": {"type": "keyword"}, "name": stored_only,
-                               "description": stored_only, "expression": stored_only})
+    return account_store_body({"key": {"type": "keyword"}, "name": STORED_ONLY,
+                               "description": STORED_ONLY, "expression": STORED_ONLY})
 
 
 class SegmentStoreError(SegqlError):

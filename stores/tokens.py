@@ -55,7 +55,7 @@ from typing import Any, Literal, cast
 from elasticsearch import ConflictError, Elasticsearch
 
 from segql.errors import SegqlError
-from segql.stores.mapping import account_store_body, create_index_once
+from segql.stores.mapping import STORED_ONLY, account_store_body, create_index_once
 from segql.values import iso_millis
 
 TOKENS_SUFFIX = "-tokens"
@@ -85,11 +85,10 @@ def token_index_name(contact_index: str) -> str:
 
 
 def token_index_body() -> dict[str, Any]:
-    stored_only = {"type": "keyword", "index": False, "doc_values": False}
     return account_store_body({
-        "id": {"type": "keyword"}, "scope": {"type": "keyword"}, "label": stored_only,
+        "id": {"type": "keyword"}, "scope": {"type": "keyword"}, "label": STORED_ONLY,
         "created": {"type": "date"}, "revoked": {"type": "boolean"},
-        "revoked_at": {"type": "date"}, "hash": stored_only,
+        "revoked_at": {"type": "date"}, "hash": STORED_ONLY,
     })
 
 
