@@ -5,7 +5,7 @@
   both sides;
 * export: rows/s of a streamed `POST .../export` (NDJSON, read to the end) over rows/s of
   `segql export` (to /dev/null), the same segment;
-* ingestion: records/s of `POST .../records` (chunks of 10,000, sequential) over
+* ingestion: records/s of `POST .../records` (chunks of 20,000, sequential) over
   `segql index --incremental` of the same records into an empty index.
 
     python bench/service_bench.py --contacts 20000
@@ -38,7 +38,7 @@ from service import running_service
 SEGQL = str(Path(sys.executable).with_name("segql"))
 EXPORT_SEGMENT = "email has_value"
 #: Records per ingestion request: the most one request may carry.
-CHUNK = 10_000
+CHUNK = 20_000
 
 
 def p50(values: list[float]) -> float:

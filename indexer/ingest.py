@@ -56,13 +56,14 @@ from segql.errors import InputError
 from segql.indexer.apply import Indexer
 from segql.indexer.batch import Key, Line, contact_key, parse_line
 from segql.indexer.records import ACCOUNT_ID, ContactStore
+from segql.indexer.run import DEFAULT_BATCH_SIZE
 from segql.indexer.writer import DEFAULT_MAX_WAIT, Outcome, Stored
 
 __all__ = ["MAX_RECORDS", "IngestError", "IngestResult", "RecordOutcome", "Status",
            "TooManyRecords", "ingest"]
 
 #: Records one call applies at most: one Indexer batch, held in memory with its contacts.
-MAX_RECORDS = 10_000
+MAX_RECORDS = DEFAULT_BATCH_SIZE
 
 Status = Literal["applied", "duplicate", "rejected"]
 

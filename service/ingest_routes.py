@@ -93,5 +93,5 @@ async def post_records(account: str, request: Request,
         raise Problem(413, "too-many-records", "Too many records", str(error)) from None
     if result.applied:
         settings.forget(account)  # the catalog may have learned something
-    # up to 10,000 outcomes: encoded directly (the shape is IngestReply's, documented)
+    # up to MAX_RECORDS outcomes: encoded directly (the shape is IngestReply's, documented)
     return Response(orjson.dumps(result.to_json()), media_type="application/json")

@@ -271,8 +271,9 @@ def test_too_many_records(es: Elasticsearch, index_name: str,
     with pytest.raises(TooManyRecords) as raised:
         ingest(es, index_name, [{}] * (MAX_RECORDS + 1), account="acme")
     assert isinstance(raised.value, SegqlError)
-    assert str(raised.value) == ("10001 records in one request; at most 10000 are accepted: "
-                                 "send them in several requests")
+    assert str(raised.value) == (f"{MAX_RECORDS + 1} records in one request; at most "
+                                 f"{MAX_RECORDS} are accepted: send them in several requests")
+    assert MAX_RECORDS == 20_000  # one batch of `segql index`'s default size
     assert not es.indices.exists(index=index_name), "nothing of it is applied"
     monkeypatch.setattr(ingest_module, "MAX_RECORDS", 3)
     assert ingest(es, index_name, [contact("c1")] * 3, account="acme").applied == 1

@@ -23,6 +23,7 @@ from elasticsearch import Elasticsearch
 from segql import api
 from segql.compiler.context import Context
 from segql.indexer.files import open_records
+from segql.indexer.ingest import MAX_RECORDS
 from segql.sample import SAMPLE_PATH
 from service import SEGQL, Service, running_service
 
@@ -328,7 +329,7 @@ def test_ingestion_reports_each_record(service: Service) -> None:
         is_problem(client.post(f"/v1/accounts/{ACCOUNT}/records", content=b"{",
                                headers={"content-type": "application/json"}), 400)
         is_problem(client.post(f"/v1/accounts/{ACCOUNT}/records",
-                               content=b"[" + b"{}," * 10_000 + b"{}]",
+                               content=b"[" + b"{}," * MAX_RECORDS + b"{}]",
                                headers={"content-type": "application/json"}), 413)
         big = b"[" + b" " * (17 * 1024 * 1024) + b"]"
         is_problem(client.post(f"/v1/accounts/{ACCOUNT}/records", content=big,
