@@ -21,6 +21,7 @@ from segql.errors import SegqlError
 from segql.grammar import ast
 from segql.grammar.parser import parse
 from segql.stores.catalogs import CatalogStore, catalog_index_name
+from segql.stores.failures import from_answer
 from segql.stores.saved_segments import SegmentNotFoundError, SegmentStore, segment_index_name
 
 DEFAULT_INDEX = "segql-contacts"
@@ -91,7 +92,7 @@ def saved_text(ctx: Context, name: str) -> str:
     """The expression of the account's saved segment `name` (loaded by `context`)."""
     found = definition(ctx, name)
     if found is None:
-        raise SegmentNotFoundError(f"account {ctx.account!r} has no saved segment {name!r}")
+        raise SegmentNotFoundError.named(ctx.account, name, ctx.segments)
     return found[1]
 
 
@@ -101,9 +102,9 @@ def address_path(channel: str) -> str:
 
 
 def ok(response: dict[str, Any]) -> dict[str, Any]:
-    """One response of an msearch, or its error raised."""
+    """One response of an msearch, or what its error means raised (stores/failures.py)."""
     if "error" in response:
-        raise SegqlError(f"Elasticsearch: {response['error'].get('reason', response['error'])}")
+        raise from_answer(int(response.get("status") or 500), response["error"])
     return response
 
 

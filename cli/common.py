@@ -11,32 +11,36 @@ import traceback
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
-from elasticsearch import ApiError, TransportError
 
 from segql.compiler.catalog import read_catalog
 from segql.compiler.context import Context
 from segql.errors import InputError, SegmentError, SegqlError
 from segql.indexer.records import ACCOUNT_ID
 from segql.localnode import LocalNodeError
-from segql.stores.connection import NoClusterError
+from segql.stores.connection import cluster_failure
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_OK, EXIT_FAILURE, EXIT_INVALID, EXIT_INTERNAL = 0, 1, 2, 3
+#: The reader of stdout went away (`segql export ... | head -1`): 128 + SIGPIPE, what a
+#: shell reports for a writer killed by a closed pipe; nothing is printed.
+EXIT_PIPE = 141
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 success; 1 runtime failure (Elasticsearch unreachable or refusing); "
-    "2 invalid input (usage, parse or check error); 3 internal fault."
+    "2 invalid input (usage, parse or check error); 3 internal fault; 141 the output "
+    "was closed early (e.g. piped into head)."
 )
 
 
 def guarded(command: F) -> F:
     """Turn every failure into a clear message and an exit code, never a traceback
-    (set SEGQL_DEBUG=1 to see one for an internal fault)."""
+    (set SEGQL_DEBUG=1 to see one for an internal fault). A closed stdout is let through:
+    `cli.main` ends such a run quietly (exit 141)."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -51,41 +55,47 @@ def guarded(command: F) -> F:
             else:
                 click.echo(error.render(), err=True)
             sys.exit(EXIT_INVALID)
-        except (LocalNodeError, NoClusterError) as error:  # runtime, never "invalid input"
-            click.echo(f"error: {error}", err=True)
-            sys.exit(EXIT_FAILURE)
-        except SegqlError as error:
-            if kwargs.get("as_json"):
-                click.echo(json.dumps({"valid": False, "errors": [
-                    {"code": "E_INPUT", "message": str(error)}]}, ensure_ascii=False))
-            else:
-                click.echo(f"error: {error}", err=True)
-            sys.exit(error.exit_code)
-        except (ApiError, TransportError) as error:
-            click.echo(f"error: Elasticsearch: {_describe(error)}", err=True)
-            sys.exit(EXIT_FAILURE)
-        except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
+        except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit,
+                BrokenPipeError):
             raise
-        except OSError as error:
-            click.echo(f"error: {error}", err=True)
-            sys.exit(EXIT_FAILURE)
-        except Exception as error:  # an internal fault: say so, without a traceback
-            if os.environ.get("SEGQL_DEBUG"):
-                traceback.print_exc()
-            click.echo(f"internal error: {type(error).__name__}: {error} "
-                       "(set SEGQL_DEBUG=1 for details)", err=True)
-            sys.exit(EXIT_INTERNAL)
+        except Exception as error:
+            fail(error, as_json=bool(kwargs.get("as_json")))
 
     return wrapper  # type: ignore[return-value]
 
 
-def _describe(error: Exception) -> str:
-    if isinstance(error, ApiError):
-        reason = ""
-        if isinstance(error.body, dict) and isinstance(error.body.get("error"), dict):
-            reason = str(error.body["error"].get("reason") or "")
-        return f"{error.meta.status} {error.message}" + (f": {reason}" if reason else "")
-    return str(error) or type(error).__name__
+def fail(error: Exception, *, as_json: bool = False, prefix: str = "") -> NoReturn:
+    """Report a failure other than a SegmentError on stderr (`prefix` before the message)
+    and exit with its code: an Elasticsearch or network failure in plain words (exit 1,
+    stores/failures.py), a segql error by its own code, an unreadable file 1, anything else
+    an internal fault (3)."""
+    cluster = cluster_failure(error)
+    if cluster is not None:
+        message, code = str(cluster), EXIT_FAILURE
+    elif isinstance(error, LocalNodeError):  # runtime, never "invalid input"
+        message, code = str(error), EXIT_FAILURE
+    elif isinstance(error, SegqlError):
+        if as_json and error.exit_code == EXIT_INVALID:
+            click.echo(json.dumps({"valid": False, "errors": [
+                {"code": "E_INPUT", "message": str(error)}]}, ensure_ascii=False))
+            sys.exit(EXIT_INVALID)
+        message, code = str(error), error.exit_code
+    elif isinstance(error, OSError):
+        message, code = _os_error(error), EXIT_FAILURE
+    else:  # an internal fault: say so, without a traceback
+        if os.environ.get("SEGQL_DEBUG"):
+            traceback.print_exc()
+        click.echo(f"internal error: {error or 'no detail'} (a fault in segql: please "
+                   "report it; SEGQL_DEBUG=1 shows where it happened)", err=True)
+        sys.exit(EXIT_INTERNAL)
+    click.echo(f"error: {prefix}{message}", err=True)
+    sys.exit(code)
+
+
+def _os_error(error: OSError) -> str:
+    """A file or system failure without Python's `[Errno n]`."""
+    what = error.strerror or str(error)
+    return f"{error.filename}: {what}" if error.filename else what
 
 
 def check_account(
@@ -157,8 +167,13 @@ def read_expression(expr: str) -> str:
     if expr == "-":
         return _decode(sys.stdin.buffer.read(), "standard input")
     if expr.startswith("@"):
-        with open(expr[1:], "rb") as handle:
-            return _decode(handle.read(), expr[1:])
+        try:
+            with open(expr[1:], "rb") as handle:
+                data = handle.read()
+        except OSError as error:
+            raise InputError(f"cannot read the expression from {expr[1:] or '(no file name)'}"
+                             f": {(error.strerror or str(error)).lower()}") from None
+        return _decode(data, expr[1:])
     if _UNDECODABLE.search(expr):
         raise InputError("the expression is not UTF-8 text")
     return expr

@@ -18,6 +18,7 @@ from elasticsearch import ApiError
 from segql.localnode import PINNED_VERSION, ROLE_PRIVILEGES, LocalNode, LocalNodeError
 from segql.stores.connection import (
     NoClusterError,
+    cluster_failure,
     connect,
     create_api_key,
     describe,
@@ -166,7 +167,7 @@ def status_cmd(name: str, as_json: bool) -> None:
         try:
             info.update(describe(connect()), reachable=True)
         except (TransportError, ApiError) as exc:
-            info["message"] = f"cannot reach {redact(url)}: {type(exc).__name__}"
+            info["message"] = str(cluster_failure(exc) or f"cannot reach {redact(url)}")
         except (NoClusterError, ValueError) as exc:
             info["message"] = str(exc)
     else:
@@ -225,9 +226,9 @@ def api_key_cmd(role: str, key_name: str | None, expiration: str | None) -> None
             _fail("this cluster cannot store API keys: its .security index needs the "
                   "analysis-common module, which the Maven distribution lacks; use "
                   "`segql es user --role ...` on the managed node")
-        _fail(f"cannot create an API key: {exc.meta.status} {exc.message}")
+        _fail(f"cannot create an API key: {cluster_failure(exc)}")
     except TransportError as exc:
-        _fail(f"cannot reach Elasticsearch: {type(exc).__name__}")
+        _fail(str(cluster_failure(exc) or "cannot reach Elasticsearch"))
     except (NoClusterError, ValueError) as exc:
         _fail(str(exc))
     click.echo(f"created API key {key['id']} ({key['name']}, role {role})", err=True)

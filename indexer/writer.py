@@ -32,6 +32,7 @@ from segql.contract.document import document_id
 from segql.errors import SegqlError
 from segql.indexer.batch import BatchResult, Key, Line, Stats
 from segql.indexer.records import Reject
+from segql.stores.failures import reason_of, translate, url_of
 
 T = TypeVar("T")
 
@@ -115,8 +116,9 @@ class BulkWriter(ABC):
         now = time.monotonic()
         self._failing_since = self._failing_since or now
         if now - self._failing_since > self.max_wait:
-            raise IndexerError(f"Elasticsearch kept failing for {self.max_wait:.0f}s, "
-                               f"giving up: {error}")
+            cause = translate(error, url_of(self.es))
+            raise IndexerError(f"giving up after {self.max_wait:.0f} s of retries: "
+                               f"{cause or 'it kept failing'}") from (cause or error)
         self.stats.retried += 1
         self._delay = min(max(0.1, self._delay * 2), 5.0)
         time.sleep(self._delay * random.uniform(0.5, 1.0))
@@ -211,9 +213,10 @@ class BulkWriter(ABC):
                 result.news.append(outcome.news)
 
     def _refused(self, outcome: Outcome, error: Any, result: BatchResult) -> None:
-        reason = (f"{error.get('type')}: {error.get('reason')}" if isinstance(error, dict)
-                  else str(error))
-        self.stats.failed.append(f"{document_id(*outcome.key)}: {reason}")
+        plain = reason_of(error)  # in plain words; the rejects file also gets the details
+        details = error.get("reason") if isinstance(error, dict) else None
+        reason = f"{plain} ({details})" if details else plain
+        self.stats.failed.append(f"{document_id(*outcome.key)}: {plain}")
         rejected = {r.line for r in outcome.rejects}
         result.rejects.extend(outcome.rejects)
         # every record of the contact in this batch goes aside, its own reject included

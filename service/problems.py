@@ -12,7 +12,6 @@ import uuid
 from typing import Any
 
 import orjson
-from elasticsearch import ApiError, ConnectionError, ConnectionTimeout, TransportError
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
@@ -21,6 +20,8 @@ from starlette.routing import Match
 
 from segql.api import ContactNotFoundError, CursorError
 from segql.errors import InputError, SegmentError, SegqlError
+from segql.stores.connection import cluster_failure
+from segql.stores.failures import ClusterError
 from segql.stores.saved_segments import (
     DuplicateSegmentError,
     SegmentConflictError,
@@ -32,6 +33,8 @@ from segql.stores.saved_segments import (
 log = logging.getLogger("segql.service")
 PROBLEM = "application/problem+json"
 _TYPES = "https://segql.dev/problems/"
+#: Seconds a client is asked to wait when Elasticsearch is overloaded and did not say.
+BUSY_RETRY_AFTER = 5
 
 
 class Problem(Exception):
@@ -87,18 +90,11 @@ def to_problem(error: Exception) -> Response:
         return problem(400, "bad-cursor", "The cursor cannot be used", str(error))
     if isinstance(error, InputError):
         return problem(400, "bad-request", "Bad request", str(error))
-    if isinstance(error, ConnectionTimeout):
-        return problem(504, "search-timeout", "Elasticsearch did not answer in time",
-                       "try again; if it persists, the cluster is overloaded")
-    if isinstance(error, ConnectionError):
-        return problem(503, "search-unavailable", "Elasticsearch is unreachable",
-                       "the service cannot reach its cluster; try again later")
-    if isinstance(error, ApiError) and error.meta.status == 429:
-        return problem(503, "search-busy", "Elasticsearch is overloaded", "try again later")
-    if isinstance(error, ApiError | TransportError):
-        incident = _log(error)
-        return problem(502, "search-failed", "Elasticsearch refused the request",
-                       f"incident {incident}", incident=incident)
+    cluster = cluster_failure(error)
+    if cluster is None and isinstance(error.__cause__, ClusterError):
+        cluster = error.__cause__  # e.g. the indexer gave up on a failing cluster
+    if cluster is not None:
+        return cluster_problem(cluster)
     if isinstance(error, SegqlError):  # by its exit code: input, runtime, internal
         status = {2: 400, 3: 500}.get(error.exit_code, 503)
         return problem(status, "bad-request" if status == 400 else "failed",
@@ -109,9 +105,43 @@ def to_problem(error: Exception) -> Response:
                    incident=incident)
 
 
+def cluster_problem(error: ClusterError) -> Response:
+    """What a client is told when Elasticsearch fails (stores/failures.py's kinds). The
+    operator's sentence (the cluster's URL, the next step) goes to the server log, never
+    to the client; failures the operator must look into get an incident id."""
+    kind = error.kind
+    if kind == "unknown-index":
+        log.warning("%s", error)
+        return problem(404, "no-contact-index", "No contact index",
+                       "the service's contact index does not exist yet: no records were "
+                       "ever sent; send records to the account's /records first")
+    if kind == "timeout":
+        log.warning("%s", error)
+        return problem(504, "search-timeout", "Elasticsearch did not answer in time",
+                       "try again; if it persists, the cluster is overloaded")
+    if kind == "overloaded":
+        log.warning("%s", error)
+        return problem(503, "search-busy", "Elasticsearch is overloaded", "try again later",
+                       headers={"Retry-After": str(error.retry_after or BUSY_RETRY_AFTER)})
+    if kind == "unreachable" or (kind == "server-error" and error.status == 503):
+        log.warning("%s", error)
+        return problem(503, "search-unavailable", "Elasticsearch is unreachable",
+                       "the service cannot reach its cluster; try again later")
+    incident = _log(error)
+    if kind in ("tls", "authentication", "forbidden", "not-elasticsearch"):
+        return problem(502, "search-misconfigured", "The service cannot use its cluster",
+                       f"its connection to Elasticsearch is misconfigured; the operator "
+                       f"finds incident {incident} in the server log", incident=incident)
+    return problem(502, "search-failed", "Elasticsearch refused the request",
+                   f"incident {incident}", incident=incident)
+
+
 def _log(error: Exception) -> str:
     incident = uuid.uuid4().hex[:12]
-    log.error("incident %s", incident, exc_info=error)
+    if isinstance(error, ClusterError):  # the sentence, and what Elasticsearch said
+        log.error("incident %s: %s", incident, error, exc_info=error.__cause__)
+    else:
+        log.error("incident %s", incident, exc_info=error)
     return incident
 
 

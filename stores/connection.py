@@ -24,15 +24,14 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
-from segql.errors import SegqlError
 from segql.localnode import ROLE_PRIVILEGES, LocalNode, LocalNodeError
+from segql.stores.failures import ClusterError, NoClusterError, translate
+
+__all__ = ["NoClusterError", "cluster_failure", "connect", "create_api_key", "describe",
+           "external_url", "node_name", "redact", "request_timeout", "resolve_url"]
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_RETRIES = 3
-
-
-class NoClusterError(SegqlError, ConnectionError):
-    """No cluster is configured or running; the message says how to get one (exit 1)."""
 
 
 def external_url() -> str | None:
@@ -70,6 +69,26 @@ def redact(url: str) -> str:
         host = f"[{host}]"
     netloc = f"***@{host}" + (f":{parts.port}" if parts.port else "")
     return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+
+
+def configured_url() -> str | None:
+    """The cluster segql talks to, without credentials, for messages; None if none is
+    configured or running. Never raises."""
+    try:
+        url = external_url() or LocalNode(node_name()).url
+    except Exception:  # a broken node state file: no URL to name
+        return None
+    return redact(url) if url else None
+
+
+def cluster_failure(error: BaseException) -> ClusterError | None:
+    """What `error` means as a failure of the configured cluster (`failures.translate`
+    with its URL and timeout), or None if it is not such a failure."""
+    try:
+        timeout: float | None = request_timeout()
+    except ValueError:
+        timeout = None
+    return translate(error, configured_url(), timeout)
 
 
 def resolve_url() -> str:

@@ -32,9 +32,10 @@ Why these rules:
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import unicodedata
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, assert_never
 
@@ -86,7 +87,19 @@ class SegmentInUseError(SegmentStoreError):
 
 
 class SegmentNotFoundError(SegqlError):
-    """No saved segment of that name in the account (exit 1)."""
+    """No saved segment of that name in the account: invalid input (exit 2), like an
+    unknown `in_segment` name."""
+
+    exit_code = 2
+
+    @classmethod
+    def named(cls, account: str, name: str, known: Iterable[str]) -> SegmentNotFoundError:
+        """The error for `name`, suggesting the account's closest names among `known`."""
+        by_key = {k.casefold(): k for k in known}
+        close = difflib.get_close_matches(name.casefold(), list(by_key), n=3, cutoff=0.6)
+        hint = (f"; did you mean {' or '.join(repr(by_key[c]) for c in close)}?" if close
+                else "" if by_key else " (it has none yet)")
+        return cls(f"account {account!r} has no saved segment {name!r}{hint}")
 
 
 class SegmentConflictError(SegqlError):
@@ -196,7 +209,8 @@ class SegmentStore:
         response = self.es.options(ignore_status=404).get(
             index=self.index, id=_doc_id(account, name)).body
         if not response.get("found"):
-            raise SegmentNotFoundError(f"account {account!r} has no saved segment {name!r}")
+            raise SegmentNotFoundError.named(account, name,
+                                             (s.name for s in self._scan(account, None)))
         return _from_hit(response)
 
     def list(self, account: str, search: str | None = None) -> list[SavedSegment]:
