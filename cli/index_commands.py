@@ -17,7 +17,7 @@ from segql.cli.common import EXIT_CODES_HELP, EXIT_FAILURE, guarded
 from segql.contract.contact import MAX_EVENTS, MAX_VISITS
 from segql.errors import InputError
 from segql.indexer.apply import Indexer
-from segql.indexer.files import open_records
+from segql.indexer.files import check_readable, open_records
 from segql.indexer.progress import stderr_progress
 from segql.indexer.records import fold_records
 from segql.indexer.rejects import RejectsFile
@@ -94,6 +94,7 @@ def index(files: tuple[str, ...], index: str | None, rejects_path: str, dry_run:
     summary (one JSON line) counts records applied, unchanged (e.g. repeated events),
     rejected and retried.
     """
+    check_readable(files)  # a mistyped name before any cluster is asked
     if dry_run:
         click.echo(json.dumps(_dry_run(files, rejects_path)))
         return

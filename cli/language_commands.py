@@ -11,17 +11,29 @@ import click
 
 from segql.cli.common import (
     EXIT_CODES_HELP,
+    fail,
     guarded,
+    make_context,
     read_expression,
     resolve_context,
     segment_options,
 )
 from segql.compiler.check import check
+from segql.errors import SegmentError
+from segql.grammar.ast import Expr
 from segql.grammar.format import fmt
 from segql.grammar.jsonform import from_json, json_schema, to_json
 from segql.grammar.parser import parse
+from segql.stores.connection import cluster_failure
 
 EXPR_HELP = "EXPR is the segment's text, `-` to read it from stdin, or @FILE."
+#: Checker codes whose verdict depends on the account's catalog or saved segments. Any
+#: other problem found against the standard fields alone is found with any catalog too.
+_CATALOG_CODES = frozenset({"E_UNKNOWN_FIELD", "E_UNKNOWN_EVENT", "E_UNKNOWN_PROPERTY",
+                            "E_UNKNOWN_SEGMENT", "E_SEGMENT_CYCLE", "E_SEGMENT_INVALID"})
+_UNCHECKED = "the segment's syntax is fine, but its names and types could not be checked: "
+
+
 @click.command(name="check", epilog=EXPR_HELP + " " + EXIT_CODES_HELP)
 @click.argument("expr")
 @segment_options(require_account=False)
@@ -34,12 +46,34 @@ EXPR_HELP = "EXPR is the segment's text, `-` to read it from stdin, or @FILE."
 def check_command(expr: str, account: str, now: datetime | None, timezone: ZoneInfo,
                   as_json: bool, catalog_file: str | None, index: str | None) -> None:
     """Parse and check a segment against the account's catalog (from --catalog, else from
-    the cluster): exit 0 when valid. Syntax errors are found without a cluster."""
+    the cluster): exit 0 when valid. Problems that no catalog can change (syntax, a
+    missing value, a value of the wrong kind for a standard field...) are reported
+    without asking the cluster; names and types are checked once they are fixed."""
     text = read_expression(expr)
-    expression = parse(text)
-    ctx = resolve_context(account, now, timezone, catalog_file, index)
+    expression = parse(text) if catalog_file else check_offline(text, account, now, timezone)
+    try:
+        ctx = resolve_context(account, now, timezone, catalog_file, index)
+    except Exception as error:
+        if cluster_failure(error) is None:
+            raise
+        fail(error, prefix=_UNCHECKED)
     check(expression, ctx, text)
     click.echo(json.dumps({"valid": True, "errors": []}) if as_json else "ok")
+
+
+def check_offline(text: str, account: str, now: datetime | None,
+                  timezone: ZoneInfo) -> Expr:
+    """Parse `text` and check it against the standard fields only, without a cluster:
+    raise its syntax errors and the problems no catalog can change (so they come before
+    any connection); return its AST."""
+    expression = parse(text)
+    try:
+        check(expression, make_context(account, now, timezone), text)
+    except SegmentError as error:
+        final = [d for d in error.diagnostics if d.code not in _CATALOG_CODES]
+        if final:
+            raise SegmentError(final, text) from None
+    return expression
 
 
 @click.command(name="fmt", epilog=EXPR_HELP + " With --check, exit code 1 means the input "

@@ -22,6 +22,7 @@ from segql.cli.common import (
     resolve_context,
     segment_options,
 )
+from segql.cli.language_commands import check_offline
 from segql.compiler.catalog import learn, read_catalog
 from segql.compiler.context import Context
 from segql.compiler.evaluator import matching_ids
@@ -54,6 +55,8 @@ def compile(expr: str, account: str, now: datetime | None, timezone: ZoneInfo,
     """Print the Elasticsearch request body of a segment. The account's catalog comes
     from --catalog, or else from the cluster."""
     text = read_expression(expr)
+    if not catalog_file:
+        check_offline(text, account, now, timezone)  # before any cluster is asked
     ctx = resolve_context(account, now, timezone, catalog_file, index)
     click.echo(json.dumps(api.compile_text(text, ctx), ensure_ascii=False, indent=2))
 
@@ -64,11 +67,23 @@ SEGMENT_OPTION = click.option(
 SEGMENT_HELP = EXPR_HELP + " Give EXPR or --segment NAME. " + EXIT_CODES_HELP
 
 
-def _segment_text(expr: str | None, saved: str | None, ctx: Context) -> str:
-    """The text of EXPR, or of the saved segment --segment names: exactly one of them."""
+def _given_text(expr: str | None, saved: str | None, account: str, now: datetime | None,
+                timezone: ZoneInfo) -> str | None:
+    """EXPR's text, read and checked as far as it can be without a cluster, before one is
+    asked (a missing @FILE or a syntax error comes first); None when --segment names a
+    saved one. Exactly one of them must be given."""
     if (expr is None) == (saved is None):
         raise click.UsageError("give EXPR or --segment NAME (one of them)")
-    return read_expression(expr) if expr is not None else api.saved_text(ctx, saved or "")
+    if expr is None:
+        return None
+    text = read_expression(expr)
+    check_offline(text, account, now, timezone)
+    return text
+
+
+def _segment_text(text: str | None, saved: str | None, ctx: Context) -> str:
+    """The given text, or the saved segment's that --segment names."""
+    return text if text is not None else api.saved_text(ctx, saved or "")
 
 
 @click.command(epilog=SEGMENT_HELP)
@@ -86,9 +101,10 @@ def count(expr: str | None, saved: str | None, account: str, now: datetime | Non
     """Count the account's contacts in a segment, as Elasticsearch resolves it; with
     --channels, also how many of them have an e-mail, a phone, a push token (one
     request)."""
+    text = _given_text(expr, saved, account, now, timezone)
     es = connect()
     ctx = api.context(es, account, index=index, now=now, timezone=timezone)
-    result = api.count(es, _segment_text(expr, saved, ctx), ctx, index, channels=channels)
+    result = api.count(es, _segment_text(text, saved, ctx), ctx, index, channels=channels)
     if verbose:
         click.echo(json.dumps(result.body, ensure_ascii=False, indent=2), err=True)
         click.echo(f"took: {result.took_ms} ms", err=True)
@@ -121,9 +137,10 @@ def export(expr: str | None, saved: str | None, account: str, now: datetime | No
     """Stream the account's contacts in a segment over one consistent snapshot: nobody
     twice, nobody skipped, whatever is written meanwhile. A JSON summary (exported rows,
     contacts, without_address) goes to stderr at the end."""
+    given = _given_text(expr, saved, account, now, timezone)
     es = connect()
     ctx = api.context(es, account, index=index, now=now, timezone=timezone)
-    text = _segment_text(expr, saved, ctx)
+    text = _segment_text(given, saved, ctx)
     with api.export(es, text, ctx, channel=channel, index=index, slices=slices) as rows:
         total = rows.open()
         progress = (click.progressbar(length=total, file=sys.stderr, label="exporting")
@@ -176,9 +193,10 @@ def explain(expr: str | None, saved: str | None, contact_id: str, account: str,
     Elasticsearch, events and visits with their count n, checked against the reference
     evaluator on the stored contact. A disagreement is a bug: it is reported and the exit
     code is 3."""
+    text = _given_text(expr, saved, account, now, timezone)
     es = connect()
     ctx = api.context(es, account, index=index, now=now, timezone=timezone)
-    tree = api.explain(es, _segment_text(expr, saved, ctx), ctx, contact_id, index=index)
+    tree = api.explain(es, _segment_text(text, saved, ctx), ctx, contact_id, index=index)
     wrong = list(tree.disagreements())
     if as_json:
         click.echo(json.dumps({"contact": contact_id, "account": account,

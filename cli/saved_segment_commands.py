@@ -11,6 +11,7 @@ import click
 
 from segql import api
 from segql.cli.common import EXIT_CODES_HELP, guarded, read_expression, segment_options
+from segql.cli.language_commands import check_offline
 from segql.cli.query_commands import EXPR_HELP, INDEX_OPTION
 from segql.errors import SegmentError
 from segql.stores.connection import connect
@@ -36,9 +37,11 @@ def create(name: str, expr: str, description: str | None, account: str,
            now: datetime | None, timezone: ZoneInfo, index: str | None) -> None:
     """Save a new segment; its expression is checked with the account's catalog and
     saved segments (unknown references and cycles are refused)."""
+    text = read_expression(expr)
+    check_offline(text, account, now, timezone)  # before any cluster is asked
     es = connect()
     ctx = api.context(es, account, index=index, now=now, timezone=timezone)
-    saved = api.segment_store(es, index).create(ctx, name, read_expression(expr), description)
+    saved = api.segment_store(es, index).create(ctx, name, text, description)
     click.echo(f"created segment {saved.name!r}")
 
 
@@ -55,11 +58,13 @@ def edit(name: str, expr: str | None, description: str | None, account: str,
     can't create a cycle)."""
     if expr is None and description is None:
         raise click.UsageError("nothing to change: give --expr and/or --description")
+    text = None if expr is None else read_expression(expr)
+    if text is not None:
+        check_offline(text, account, now, timezone)
     es = connect()
     ctx = api.context(es, account, index=index, now=now, timezone=timezone)
-    saved = api.segment_store(es, index).edit(
-        ctx, name, expression=None if expr is None else read_expression(expr),
-        description=description)
+    saved = api.segment_store(es, index).edit(ctx, name, expression=text,
+                                              description=description)
     click.echo(f"changed segment {saved.name!r}")
 
 

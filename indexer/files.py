@@ -7,12 +7,26 @@ becomes a reject with its reason instead of stopping the stream or being altered
 from __future__ import annotations
 
 import gzip
+import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import BinaryIO
 
 from segql.errors import InputError
+
+
+def check_readable(paths: Iterable[str]) -> None:
+    """An InputError for the first path that can't be read as a file (`-` is stdin), so
+    a mistyped name is reported before any cluster is asked."""
+    for path in paths:
+        if path == "-":
+            continue
+        if not os.path.isfile(path):
+            raise InputError(f"{path}: no such file" if not os.path.exists(path) else
+                             f"{path}: not a file")
+        if not os.access(path, os.R_OK):
+            raise InputError(f"{path}: permission denied")
 
 
 @contextmanager

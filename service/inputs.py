@@ -10,6 +10,7 @@ from segql import api
 from segql.compiler.context import Context
 from segql.errors import SegmentError
 from segql.grammar.jsonform import from_data
+from segql.grammar.parser import parse
 from segql.service.models import Evaluation, SegmentInput
 from segql.service.problems import Problem
 from segql.service.settings import Settings
@@ -61,7 +62,9 @@ def now_of(text: str | None) -> datetime | None:
 def evaluation(settings: Settings, account: str, body: Evaluation,
                now: datetime | None = None) -> tuple[Context, api.Segment]:
     """The account's context at the body's (or the given) instant and zone, and the
-    segment it names."""
+    segment it names. A text that does not parse is refused before the cluster is asked."""
+    if body.text is not None:
+        parse(body.text)
     ctx = settings.context(account, now=now or now_of(body.now),
                            timezone=zone_of(body.timezone))
     return ctx, segment_of(body, ctx)
