@@ -205,13 +205,13 @@ def test_segment_cli(es_url: str, loaded: str) -> None:
     code, out, _ = run("export", "--segment", "war", "--format", "csv")
     assert code == 0 and sorted(out.split()) == ["c1", "c3", "contact_id"]
     code, _, err = run("count", "--segment", "missing")
-    assert code == 1 and "no saved segment 'missing'" in err
+    assert code == 2 and "no saved segment 'missing'" in err  # invalid input
     code, _, err = run("count", "city has_value", "--segment", "war")
     assert code == 2 and "one of them" in err
     assert run("segment", "delete", "vip war")[0] == 0
     assert run("segment", "delete", "war")[0] == 0
     code, _, err = run("segment", "show", "war")
-    assert code == 1 and "no saved segment" in err
+    assert code == 2 and "no saved segment" in err
 
 
 def test_segment_commands_document_exit_codes() -> None:
