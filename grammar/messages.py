@@ -45,6 +45,8 @@ EXPECTED: dict[str, str] = {
 _CONDITION_START = frozenset(
     {"NAME", "QUOTED_NAME", "GROUP_KIND", "LPAR", "_NOT", "_EVENT", "_VISIT", "_IN_SEGMENT"}
 )
+#: Where only a date may stand, a string or `now`/`today` are said as one.
+_DATE = 'a date such as "2025-01-31" or today-7d'
 #: How an unexpected token is named in a message.
 _KINDS = {"NAME": "name ", "STRING": "string ", "NUMBER": "number ", "INT": "number ",
           "DURATION": "duration ", "OFFSET": "offset ", "OPERATOR": "operator "}
@@ -72,7 +74,12 @@ def describe(token: Token) -> str:
 
 def expected_hint(accepted: list[str]) -> str | None:
     """The "expected ..." hint, in words, for the terminals the parser would take."""
-    phrases = [EXPECTED[t] for t in accepted if t not in _CONDITION_START]
+    if {"STRING", "DATE_BASE"} <= set(accepted) and "NUMBER" not in accepted:  # a date
+        accepted = [t for t in accepted if t != "DATE_BASE"]
+        phrases = [_DATE if t == "STRING" else EXPECTED[t] for t in accepted
+                   if t not in _CONDITION_START]
+    else:
+        phrases = [EXPECTED[t] for t in accepted if t not in _CONDITION_START]
     if set(accepted) >= _CONDITION_START:
         phrases.insert(0, "a condition")
     else:
