@@ -346,10 +346,15 @@ class _Checker:
         if inner_problems or body is None:
             first = inner_problems[0]
             code = "E_SEGMENT_CYCLE" if first.code == "E_SEGMENT_CYCLE" else "E_SEGMENT_INVALID"
-            where = f" (line {first.line}, column {first.column} of its definition)"
-            self.problems.append(_at(node, code, f"saved segment {quoted(name)}: "
-                                     f"{first.message}{where if code != 'E_SEGMENT_CYCLE' else ''}",
-                                     first.hint))
+            if first.code in ("E_SEGMENT_CYCLE", "E_SEGMENT_INVALID"):  # said further in
+                message = first.message
+            else:
+                through = " → ".join(quoted(n) for n in self.chain)
+                message = (f"saved segment {quoted(name)}"
+                           + (f" (used through {through})" if through else "")
+                           + f": {first.message} (line {first.line}, column "
+                           f"{first.column} of its definition)")
+            self.problems.append(_at(node, code, message, first.hint))
             return None
         return tree.SegmentRef(node, name, body)
 

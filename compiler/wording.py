@@ -11,6 +11,7 @@ import re
 
 from segql.grammar import ast
 from segql.grammar.format import name_text, value_text
+from segql.grammar.messages import code
 
 #: What an operand kind is, shortly, for "`>` needs a number".
 SHORT = {
@@ -60,7 +61,7 @@ def given(value: ast.Value) -> str:
 
 def written(field: str, op: str, operand: str | None = None) -> str:
     """A condition as text to write, in backquotes: `age > 30`."""
-    return f"`{name_text(field)} {op}" + (f" {operand}`" if operand is not None else "`")
+    return code(f"{name_text(field)} {op}" + (f" {operand}" if operand is not None else ""))
 
 
 def example(field: str, op: str, kind: str) -> str:

@@ -67,6 +67,12 @@ def _shown(text: str, limit: int = 40) -> str:
     return "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in short)
 
 
+def code(text: str) -> str:
+    """Text to write, in backquotes as messages quote it (doubled around a backquote, as in
+    Markdown): `age > 30`, `` `Data urodzenia` is_true ``."""
+    return f"`` {text} ``" if "`" in text else f"`{text}`"
+
+
 def describe(token: Token) -> str:
     kind = _KINDS.get(token.type, "keyword " if token.type in KEYWORD_NAMES else "")
     return f"{kind}`{_shown(str(token))}`"

@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 from lark import Token
 
-from segql.grammar.messages import describe
+from segql.grammar.messages import code, describe
 
 UNITS = "units: min h d w mo y"
 #: A number with letters glued to it: `30D`, `2Weeks`, `-7D`, `30abc`.
@@ -112,7 +112,8 @@ def unexpected(token: Token, previous: Token | None, accepted: list[str], text: 
         if value.lower() in ("true", "false"):
             negated = previous is not None and str(previous).lower() in ("!=", "not_equals")
             test = f"{'not ' * negated}{field} is_{value.lower()}"
-            return Wording(None, f"test a boolean with `{test}`")
+            return Wording(None, f"test a boolean with {code(test)}; text goes in double "
+                                 f'quotes: "{value}"')
         return Wording(None, f'text goes in double quotes: "{value}"')
     return None
 
