@@ -32,7 +32,7 @@ from segql.api.resolve import (
     saved_text,
     segment_store,
 )
-from segql.api.segment_files import parse_segments, read_segments
+from segql.api.segment_files import parse_segments, read_segments, segment_text
 
 __all__ = [
     "CHANNELS",
@@ -69,5 +69,6 @@ __all__ = [
     "read_segments",
     "saved_text",
     "segment_store",
+    "segment_text",
     "snapshot_pages",
 ]

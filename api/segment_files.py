@@ -19,9 +19,13 @@ or a cycle is a positioned check error).
 
 from __future__ import annotations
 
+import difflib
 import json
+from collections.abc import Mapping
 from typing import Any
 
+from segql.compiler.context import Context
+from segql.compiler.definitions import definition
 from segql.errors import InputError
 from segql.stores.saved_segments import SegmentStoreError, check_name, segment_key
 
@@ -112,3 +116,15 @@ def _entry(item: Any, at: str) -> tuple[str, str]:
         raise InputError(f"{at}: the expression of segment {shown} should be a non-empty "
                          "string")
     return name, text
+
+
+def segment_text(segments: Mapping[str, str], name: str, where: str) -> str:
+    """The expression of the segment `name` among `segments` (read from `where`), matched
+    as `in_segment` matches names; InputError with a suggestion when there is none."""
+    found = definition(Context(account="", segments=segments), name)
+    if found is None:
+        close = difflib.get_close_matches(name, list(segments), n=1)
+        raise InputError(f"{where} has no segment {json.dumps(name, ensure_ascii=False)}"
+                         + (f"; did you mean {json.dumps(close[0], ensure_ascii=False)}?"
+                            if close else ""))
+    return found[1]

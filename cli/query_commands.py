@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import difflib
 import json
 import sys
 from dataclasses import replace
@@ -14,7 +13,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from segql import api
-from segql.api.segment_files import read_segments
+from segql.api.segment_files import read_segments, segment_text
 from segql.cli.common import (
     EXIT_CODES_HELP,
     EXIT_INTERNAL,
@@ -26,9 +25,8 @@ from segql.cli.common import (
 )
 from segql.compiler.catalog import learn, read_catalog
 from segql.compiler.context import Context
-from segql.compiler.definitions import definition
 from segql.compiler.evaluator import matching_ids
-from segql.errors import InputError, SegmentError
+from segql.errors import SegmentError
 from segql.indexer.files import open_records
 from segql.indexer.records import fold_records
 from segql.stores.connection import connect
@@ -228,7 +226,7 @@ def evaluate(expr: str | None, account: str, now: datetime | None, timezone: Zon
     if saved is not None and segments_file is None:
         raise click.UsageError("--segment NAME needs --segments FILE")
     segments = read_segments(segments_file) if segments_file else {}
-    text = read_expression(expr) if expr is not None else _file_segment(
+    text = read_expression(expr) if expr is not None else segment_text(
         segments, saved or "", segments_file or "")
     with open_records(data) as lines:
         store, rejects = fold_records(lines)
@@ -252,13 +250,3 @@ def evaluate(expr: str | None, account: str, now: datetime | None, timezone: Zon
     else:
         sys.stdout.writelines(i + "\n" for i in ids)
 
-
-def _file_segment(segments: dict[str, str], name: str, path: str) -> str:
-    """The expression of the segment `name` (any case) of a segments file."""
-    found = definition(Context(account="", segments=segments), name)
-    if found is None:
-        close = difflib.get_close_matches(name, list(segments), n=1)
-        raise InputError(f"{path} has no segment {json.dumps(name, ensure_ascii=False)}"
-                         + (f"; did you mean {json.dumps(close[0], ensure_ascii=False)}?"
-                            if close else ""))
-    return found[1]
