@@ -5,7 +5,8 @@ A segment is given as text or as an AST (the visual builder's JSON form,
 `segql.grammar.jsonform`), checked on use; `context` loads what it is evaluated against
 from the cluster. The modules: `resolve` (index, context, checking and compiling),
 `counts` (count, count_many, members), `export` (snapshot exports), `pages` (paging by
-an opaque cursor), `explain`.
+an opaque cursor), `explain`, `segment_files` (saved segments from a file, for
+offline evaluation).
 """
 
 from segql.api.counts import CountResult, Members, count, count_many, members
@@ -31,6 +32,7 @@ from segql.api.resolve import (
     saved_text,
     segment_store,
 )
+from segql.api.segment_files import parse_segments, read_segments, segment_text
 
 __all__ = [
     "CHANNELS",
@@ -62,8 +64,11 @@ __all__ = [
     "members",
     "merged",
     "page",
+    "parse_segments",
     "prepare",
+    "read_segments",
     "saved_text",
     "segment_store",
+    "segment_text",
     "snapshot_pages",
 ]

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from segql import api
+from segql.api.segment_files import read_segments, segment_text
 from segql.cli.common import (
     EXIT_CODES_HELP,
     EXIT_INTERNAL,
@@ -26,6 +27,7 @@ from segql.cli.language_commands import check_offline
 from segql.compiler.catalog import learn, read_catalog
 from segql.compiler.context import Context
 from segql.compiler.evaluator import matching_ids
+from segql.errors import SegmentError
 from segql.indexer.files import open_records
 from segql.indexer.records import fold_records
 from segql.stores.connection import connect
@@ -213,19 +215,37 @@ def explain(expr: str | None, saved: str | None, contact_id: str, account: str,
         sys.exit(EXIT_INTERNAL)
 
 
-@click.command(name="eval", epilog=EXPR_HELP + " " + EXIT_CODES_HELP)
-@click.argument("expr")
+EVAL_HELP = (EXPR_HELP + " Give EXPR or --segment NAME (a segment of --segments FILE). "
+             + EXIT_CODES_HELP)
+
+
+@click.command(name="eval", epilog=EVAL_HELP)
+@click.argument("expr", required=False)
 @segment_options(require_account=True)
 @click.option("--data", "data", required=True, type=click.Path(exists=True, dir_okay=False),
               help="Records (LANGUAGE.md §8, JSON Lines, .gz allowed) to evaluate over.")
+@click.option("--segments", "segments_file", type=click.Path(exists=True, dir_okay=False),
+              help="Saved segments for `in_segment`, as `segql segment list --json` prints "
+              "them (JSON, JSON Lines, or an object name → expression).")
+@click.option("--segment", "saved", metavar="NAME",
+              help="Evaluate the segment NAME of --segments FILE instead of EXPR.")
 @click.option("--count", "only_count", is_flag=True, help="Print only how many match.")
 @CATALOG_OPTION
 @guarded
-def evaluate(expr: str, account: str, now: datetime | None, timezone: ZoneInfo, data: str,
-             only_count: bool, catalog_file: str | None) -> None:
+def evaluate(expr: str | None, account: str, now: datetime | None, timezone: ZoneInfo,
+             data: str, segments_file: str | None, saved: str | None, only_count: bool,
+             catalog_file: str | None) -> None:
     """Evaluate a segment in memory with the reference evaluator: no Elasticsearch.
-    The catalog is learned from the data (--catalog declares types over it)."""
-    text = read_expression(expr)
+    The catalog is learned from the data (--catalog declares types over it); `in_segment`
+    resolves against --segments FILE, checked as online (unknown names and cycles are
+    errors)."""
+    if (expr is None) == (saved is None):
+        raise click.UsageError("give EXPR or --segment NAME (one of them)")
+    if saved is not None and segments_file is None:
+        raise click.UsageError("--segment NAME needs --segments FILE")
+    segments = read_segments(segments_file) if segments_file else {}
+    text = read_expression(expr) if expr is not None else segment_text(
+        segments, saved or "", segments_file or "")
     with open_records(data) as lines:
         store, rejects = fold_records(lines)
     if rejects:
@@ -234,10 +254,17 @@ def evaluate(expr: str, account: str, now: datetime | None, timezone: ZoneInfo, 
     catalog = learn(store.contacts.values(), account=account).catalog
     if catalog_file:
         catalog = read_catalog(catalog_file).over(catalog)
-    ctx = replace(make_context(account, now, timezone), catalog=catalog)
-    expression = api.prepare(text, ctx)
+    ctx = replace(make_context(account, now, timezone), catalog=catalog, segments=segments)
+    try:
+        expression = api.prepare(text, ctx)
+    except SegmentError:
+        if saved is not None:
+            click.echo(f"in segment {json.dumps(saved, ensure_ascii=False)} of "
+                       f"{segments_file}:", err=True)
+        raise
     ids = matching_ids(expression, store.contacts.values())
     if only_count:
         click.echo(len(ids))
     else:
         sys.stdout.writelines(i + "\n" for i in ids)
+

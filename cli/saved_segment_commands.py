@@ -132,6 +132,7 @@ def list_segments(search: str | None, as_json: bool, account: str, now: datetime
     saved = api.segment_store(es, index).list(account, search)
     counts = api.count_many(es, [s.expression for s in saved], ctx, index)
     rows: list[dict[str, Any]] = [{"name": s.name, "description": s.description,
+                                   "expression": s.expression,
                                    **({"error": str(n)} if isinstance(n, SegmentError)
                                       else {"count": n})}
                                   for s, n in zip(saved, counts, strict=True)]

@@ -24,6 +24,19 @@ from segql.compiler.dates import Bounds
 from segql.compiler.definitions import definition, parse_definition
 from segql.compiler.operators import Operator, names_for, normalise, resolve
 from segql.compiler.scopes import CONTACT, ActivityScope, Scope
+from segql.compiler.wording import (
+    EXAMPLES,
+    SHORT,
+    date_hint,
+    duration_hint,
+    example,
+    given,
+    item_hint,
+    mismatch,
+    not_a_date_hint,
+    quoted,
+    written,
+)
 from segql.errors import Diagnostic, SegmentError
 from segql.grammar import ast
 from segql.grammar.limits import MAX_CONDITIONS, MAX_DEPTH, MAX_STRING
@@ -32,18 +45,6 @@ from segql.values import finite
 #: Counts above this are refused: scores count events exactly only up to 2^24, and no
 #: contact keeps that many (the indexer's retention policy bounds them far lower).
 MAX_COUNT = 1_000_000
-
-_KIND_WORDS = {
-    "text": "a string",
-    "texts": 'a list of strings, e.g. ["a", "b"]',
-    "number": "a number",
-    "numbers": "a list of numbers, e.g. [1, 2]",
-    "number_pair": "two numbers: between A and B",
-    "date": 'a date ("2025-01-31"), an instant ("2025-01-31T10:00:00Z") or now/today±N',
-    "date_pair": "two dates: between A and B",
-    "duration": "a duration such as 30d (units: min h d w mo y)",
-}
-
 
 def _at(node: ast.Node | None, code: str, message: str, hint: str | None = None) -> Diagnostic:
     """A problem at a node: at its text (`span`), and for a segment read from the JSON
@@ -152,44 +153,51 @@ class _Checker:
                                      or "declare it with `segql catalog set`"))
             return None
         found = resolve(node.op, type_)
+        op = node.written_op
         if found is None:
             known = any(resolve(node.op, t) for t in ("text", "number", "date", "boolean"))
+            operators = f"operators for {type_}: {', '.join(names_for(type_))}"
+            if type_ == "boolean" and node.op in ("equals", "not_equals"):
+                operators = (f"test a boolean with {written(node.field, 'is_true')} or "
+                             f"{written(node.field, 'is_false')}; " + operators)
             self.problems.append(_at(
                 node, "E_TYPE" if known else "E_UNKNOWN_OPERATOR",
-                f"`{ast.spelling(node.op)}` does not apply to {type_} "
-                f"{scope.describe(node.field)}" if known else f"unknown operator `{node.op}`",
-                f"operators for {type_}: {', '.join(names_for(type_))}"))
+                f"`{op}` does not apply to {type_} {scope.describe(node.field)}" if known
+                else f"unknown operator `{op}`", operators))
             return None
         operator, negated = found
-        operand = self.operand(node, operator)
+        operand = self.operand(node, operator, f"{type_} {scope.describe(node.field)}")
         if operand is _NOTHING:
             return None
         return tree.FieldCondition(node, node.field, type_, operator, negated, operand,
                               scope.target(node.field, type_))
 
-    def operand(self, node: ast.FieldCondition, operator: Operator) -> Any:
+    def operand(self, node: ast.FieldCondition, operator: Operator, subject: str) -> Any:
         """The operand normalised and prepared for `operator` (None when it takes none);
-        `_NOTHING` when a problem was reported."""
-        kind = operator.operand
+        `_NOTHING` when a problem was reported. `subject` names the field in messages
+        (`number field `age``)."""
+        kind, op = operator.operand, node.written_op
         if kind is None:
             if node.value is not None:
                 self.problems.append(_at(node.value, "E_UNEXPECTED_VALUE",
-                                         f"`{node.op}` takes no value"))
+                                         f"`{op}` takes no value",
+                                         f"remove the value: {written(node.field, op)}"))
                 return _NOTHING
             return None
         if node.value is None:
-            self.problems.append(_at(node, "E_MISSING_VALUE",
-                                     f"`{node.op}` needs {_KIND_WORDS[kind]}"))
+            self.problems.append(_at(node, "E_MISSING_VALUE", f"`{op}` needs {SHORT[kind]}",
+                                     f"write one after it, e.g. "
+                                     f"{example(node.field, op, kind)}"))
             return _NOTHING
         pair = kind.endswith("_pair")
         if (node.upper is not None) != pair:
             where = node.upper if node.upper is not None else node
             self.problems.append(_at(where, "E_UNEXPECTED_VALUE" if node.upper is not None
-                                     else "E_MISSING_VALUE",
-                                     f"`{node.op}` needs {_KIND_WORDS[kind]}"))
+                                     else "E_MISSING_VALUE", f"`{op}` needs {SHORT[kind]}",
+                                     f"e.g. {example(node.field, op, kind)}"))
             return _NOTHING
         values = [node.value] + ([node.upper] if node.upper is not None else [])
-        problems = [p for v in values for p in self.literal(v, kind, operator)]
+        problems = [p for v in values for p in self.literal(v, kind, operator, node, subject)]
         self.problems.extend(problems)
         if problems:
             return _NOTHING
@@ -206,18 +214,25 @@ class _Checker:
             return _NOTHING
         return prepared
 
-    def literal(self, value: ast.Value, kind: str, operator: Operator) -> Iterator[Diagnostic]:
+    def literal(self, value: ast.Value, kind: str, operator: Operator,
+                node: ast.FieldCondition, subject: str) -> Iterator[Diagnostic]:
         scalar = kind.removesuffix("_pair").removesuffix("s")
+        op = node.written_op
         if kind in ("texts", "numbers"):
             if not isinstance(value, ast.ListValue):
-                yield _at(value, "E_OPERAND_TYPE", f"`{operator.name}` needs "
-                          f"{_KIND_WORDS[kind]}")
+                yield _at(value, "E_OPERAND_TYPE",
+                          f"`{op}` needs {SHORT[kind]}, not {given(value)}",
+                          mismatch(node.field, op, kind, value, subject))
                 return
             if not value.items:
                 yield _at(value, "E_EMPTY_LIST", "the list is empty",
                           "a condition on no values would match no one")
             for item in value.items:
-                yield from self.literal(item, scalar, operator)
+                for problem in self.literal(item, scalar, operator, node, subject):
+                    yield problem if problem.code != "E_OPERAND_TYPE" else problem.model_copy(
+                        update={"message": f"`{op}` needs {SHORT[kind]}: this item is "
+                                           f"{given(item)}",
+                                "hint": item_hint(scalar, item, subject)})
             return
         expected = {
             "text": (ast.StringValue,),
@@ -226,7 +241,9 @@ class _Checker:
             "duration": (ast.Duration,),
         }[scalar]
         if not isinstance(value, expected):
-            yield _at(value, "E_OPERAND_TYPE", f"`{operator.name}` needs {_KIND_WORDS[kind]}")
+            wanted = SHORT[kind] if op != "between" else f"two {scalar}s"
+            yield _at(value, "E_OPERAND_TYPE", f"`{op}` needs {wanted}, not {given(value)}",
+                      mismatch(node.field, op, kind, value, subject))
         elif isinstance(value, ast.NumberValue) and not finite(value.value):
             yield _at(value, "E_NUMBER", "number out of range", "numbers are 64-bit doubles")
         elif isinstance(value, ast.StringValue):
@@ -236,15 +253,18 @@ class _Checker:
             elif scalar == "date":
                 yield from self.date(value)
             elif operator.nonempty and value.value == "":
-                yield _at(value, "E_EMPTY_OPERAND", f"`{operator.name}` needs a non-empty "
-                          "string", "`has_no_value` asks for contacts without a value")
+                yield _at(value, "E_EMPTY_OPERAND", f"`{op}` needs a non-empty string",
+                          f"{written(node.field, 'has_no_value')} asks for contacts without "
+                          "a value")
 
     def date(self, value: ast.StringValue | ast.RelativeDate) -> Iterator[Diagnostic]:
         try:
             dates.resolve(value, self.ctx.clock.now_ms, self.ctx.clock.zone)
         except (dates.BadDate, OverflowError, ValueError):
-            yield _at(value, "E_DATE", "not a date", 'use "2025-01-31", '
-                      '"2025-01-31T10:00:00Z" or now/today with offsets such as today-7d')
+            shown = quoted(value.value) if isinstance(value, ast.StringValue) else "this"
+            yield _at(value, "E_DATE", f"{shown} is not a date",
+                      not_a_date_hint(value.value) if isinstance(value, ast.StringValue)
+                      else not_a_date_hint(""))
 
     def activity(self, node: ast.Activity, depth: int) -> tree.ActivityCondition | None:
         before = len(self.problems)
@@ -272,13 +292,17 @@ class _Checker:
         want_duration = window.kind == "within"
         values = [window.value] + ([window.upper] if window.upper is not None else [])
         if (window.kind == "between") != (window.upper is not None):
-            self.problems.append(_at(window, "E_MISSING_VALUE", "`between` needs two dates"))
+            self.problems.append(_at(window, "E_MISSING_VALUE", "`between` needs two dates",
+                                     f"e.g. `between {EXAMPLES['date_pair']}`"))
             return None
         problems: list[Diagnostic] = []
         for value in values:
             if isinstance(value, ast.Duration) != want_duration:
                 problems.append(_at(value, "E_OPERAND_TYPE", f"`{window.kind}` needs "
-                                    + _KIND_WORDS["duration" if want_duration else "date"]))
+                                    f"{'a duration' if want_duration else 'a date'}, not "
+                                    f"{given(value)}",
+                                    duration_hint(value, None) if want_duration
+                                    else date_hint(value)))
             elif not isinstance(value, ast.Duration):
                 problems.extend(self.date(value))
         self.problems.extend(problems)
@@ -300,9 +324,11 @@ class _Checker:
         found = definition(self.ctx, node.name)
         if found is None:
             close = difflib.get_close_matches(node.name, sorted(self.ctx.segments), n=1)
-            hint = _did_you_mean(close[0] if close else None)
+            hint = (f"did you mean `in_segment {quoted(close[0])}`?" if close else
+                    "save it first with `segql segment create`, or for `segql eval`, list "
+                    "it in --segments FILE")
             self.problems.append(_at(node, "E_UNKNOWN_SEGMENT",
-                                     f"no saved segment called {node.name!r}", hint))
+                                     f"no saved segment called {quoted(node.name)}", hint))
             return None
         name, text = found
         if name.casefold() in (n.casefold() for n in self.chain):
@@ -320,8 +346,15 @@ class _Checker:
         if inner_problems or body is None:
             first = inner_problems[0]
             code = "E_SEGMENT_CYCLE" if first.code == "E_SEGMENT_CYCLE" else "E_SEGMENT_INVALID"
-            self.problems.append(_at(node, code, f"saved segment {name!r}: {first.message}",
-                                     first.hint))
+            if first.code in ("E_SEGMENT_CYCLE", "E_SEGMENT_INVALID"):  # said further in
+                message = first.message
+            else:
+                through = " → ".join(quoted(n) for n in self.chain)
+                message = (f"saved segment {quoted(name)}"
+                           + (f" (used through {through})" if through else "")
+                           + f": {first.message} (line {first.line}, column "
+                           f"{first.column} of its definition)")
+            self.problems.append(_at(node, code, message, first.hint))
             return None
         return tree.SegmentRef(node, name, body)
 

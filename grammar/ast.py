@@ -147,6 +147,23 @@ class FieldCondition(Node):
     op: str
     value: Value | None = None
     upper: Value | None = None
+    #: The operator as the text wrote it (`=`, `EQUALS`, `!=`), for messages; no part of
+    #: the node's meaning: not dumped, not compared.
+    _written: str | None = PrivateAttr(default=None)
+
+    @property
+    def written_op(self) -> str:
+        """The operator as the user wrote it: in the text (`=` stays `=`), in the JSON form
+        (its `op`), else in its canonical spelling (`gt` is `>`)."""
+        if self._written is not None:
+            return self._written
+        return self.op if self.pointer is not None else spelling(self.op)
+
+
+def written(node: FieldCondition, op: str) -> FieldCondition:
+    """Record how the text wrote a condition's operator (`FieldCondition.written_op`)."""
+    node._written = op
+    return node
 
 
 class Count(Node):

@@ -49,8 +49,9 @@ def _group(items: list[Any], pos: Pos) -> ast.Expr:
 
 def _field_cond(items: list[Any], pos: Pos) -> ast.Expr:
     name, op, *value = items
-    return ast.FieldCondition(field=name, op=SYMBOLS.get(op, op.lower()),
-                              value=value[0] if value else None, span=as_span(pos))
+    return ast.written(ast.FieldCondition(field=name, op=SYMBOLS.get(op, op.lower()),
+                                          value=value[0] if value else None,
+                                          span=as_span(pos)), str(op))
 
 
 def _between_cond(items: list[Any], pos: Pos) -> ast.Expr:

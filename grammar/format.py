@@ -229,3 +229,14 @@ def _fits(width: int, group: _Command, rest: list[_Command]) -> bool:
         else:
             return True
     return False
+
+
+def name_text(text: str) -> str:
+    """A field, property or event name as the text form writes it (in backquotes when it
+    must be), for messages."""
+    return _name(text)
+
+
+def value_text(node: ast.Value) -> str:
+    """A value as the text form writes it (a string in quotes, `now-30d`, `[1, 2]`)."""
+    return _render(_value(node))

@@ -89,7 +89,7 @@ def from_data(data: Any) -> ast.Expr:
         node = _ADAPTER.validate_python(_integers(data), strict=True)
     except ValidationError:  # the schema let through what the AST refuses: a bug
         raise SegmentError([_problem(Problem(
-            "", "this document does not fit the segment's AST", _HINT))]) from None
+            "", "this document does not describe a segment", _HINT))]) from None
     _locate(node, "")
     strings = list(_long_strings(node))
     if strings:

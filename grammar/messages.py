@@ -45,6 +45,8 @@ EXPECTED: dict[str, str] = {
 _CONDITION_START = frozenset(
     {"NAME", "QUOTED_NAME", "GROUP_KIND", "LPAR", "_NOT", "_EVENT", "_VISIT", "_IN_SEGMENT"}
 )
+#: Where only a date may stand, a string or `now`/`today` are said as one.
+_DATE = 'a date such as "2025-01-31" or today-7d'
 #: How an unexpected token is named in a message.
 _KINDS = {"NAME": "name ", "STRING": "string ", "NUMBER": "number ", "INT": "number ",
           "DURATION": "duration ", "OFFSET": "offset ", "OPERATOR": "operator "}
@@ -65,6 +67,12 @@ def _shown(text: str, limit: int = 40) -> str:
     return "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in short)
 
 
+def code(text: str) -> str:
+    """Text to write, in backquotes as messages quote it (doubled around a backquote, as in
+    Markdown): `age > 30`, `` `Data urodzenia` is_true ``."""
+    return f"`` {text} ``" if "`" in text else f"`{text}`"
+
+
 def describe(token: Token) -> str:
     kind = _KINDS.get(token.type, "keyword " if token.type in KEYWORD_NAMES else "")
     return f"{kind}`{_shown(str(token))}`"
@@ -72,7 +80,12 @@ def describe(token: Token) -> str:
 
 def expected_hint(accepted: list[str]) -> str | None:
     """The "expected ..." hint, in words, for the terminals the parser would take."""
-    phrases = [EXPECTED[t] for t in accepted if t not in _CONDITION_START]
+    if {"STRING", "DATE_BASE"} <= set(accepted) and "NUMBER" not in accepted:  # a date
+        accepted = [t for t in accepted if t != "DATE_BASE"]
+        phrases = [_DATE if t == "STRING" else EXPECTED[t] for t in accepted
+                   if t not in _CONDITION_START]
+    else:
+        phrases = [EXPECTED[t] for t in accepted if t not in _CONDITION_START]
     if set(accepted) >= _CONDITION_START:
         phrases.insert(0, "a condition")
     else:

@@ -35,10 +35,10 @@ from segql.grammar.literals import decode_string
 from segql.grammar.messages import (
     CHARACTER_HINTS,
     EXPECTED,
-    KEYWORD_NAMES,
     describe,
     expected_hint,
 )
+from segql.grammar.mistakes import number_word, unexpected
 from segql.grammar.positions import line_problem, token_problem
 
 #: Brackets and separators, for skipping to the next `,` or `)` after an error.
@@ -51,6 +51,8 @@ _PLACEHOLDERS = {
     "RPAR": ")", "RSQB": "]",
 }
 _MAX_INSERTED = 3
+#: Keywords that start a condition: one before an operator was meant as a field's name.
+_STARTERS = frozenset({"_EVENT", "_VISIT", "_NOT", "_IN_SEGMENT"})
 #: Characters after a bad one that are skipped with it: up to a space, bracket or quote.
 _GARBAGE = re.compile(r"[^\s,()\[\]\"`#]*")
 
@@ -81,6 +83,7 @@ class Run:
         self.depth = 0
         self.conditions = 0
         self.previous: Token | None = None  # the last token the parser took
+        self.field = "FIELD"  # the last name the parser took, for hints
         self.last: Token | None = None  # the last token read
 
     def tree(self) -> Tree[Token]:
@@ -132,6 +135,8 @@ class Run:
             hint = "a name in backquotes holds at least one character, none of them `"
         elif not char.isprintable():
             hint = "remove it; inside a string, write it as \\uXXXX"
+        elif (glued := number_word(rest)) is not None:  # `30D`, `30days`, `3x`
+            length, message, hint = glued
         if self.skipping is None:
             self._report(line_problem("E_UNEXPECTED_CHAR", message, line, column,
                                       column + length, hint or self._expected()))
@@ -149,8 +154,8 @@ class Run:
         try:
             self._feed(token)
         except UnexpectedToken:
-            self._report(token_problem(token, "E_UNEXPECTED_TOKEN",
-                                       f"unexpected {describe(token)}", self._hint(token)))
+            message, hint = self._wording(token)
+            self._report(token_problem(token, "E_UNEXPECTED_TOKEN", message, hint))
             if token.type in _CLOSERS and self._repair(token):
                 return
             self.skipping = 1 if token.type in _OPENERS else 0
@@ -189,6 +194,8 @@ class Run:
         self.unrepairable.clear()
         self._track(token)
         self.previous = token
+        if token.type in NAME_TOKENS:
+            self.field = str(token)
 
     def _repair(self, token: Token) -> bool:
         """Insert the fewest placeholders (at most a few) after which the parser takes
@@ -230,20 +237,25 @@ class Run:
     def _expected(self) -> str | None:
         return expected_hint(self._accepted())
 
-    def _hint(self, token: Token) -> str | None:
+    def _wording(self, token: Token) -> tuple[str, str | None]:
+        """The message and hint for a token the parser can't take."""
         accepted = self._accepted()
         expected = expected_hint(accepted)
+        message = f"unexpected {describe(token)}"
         words = [w for t in accepted for w in WORDS.get(t, ())]
         close = difflib.get_close_matches(str(token).lower(), words, n=1, cutoff=0.75)
         if token.type == "NAME" and close:
-            return f"did you mean `{close[0]}`? ({expected})"
+            return message, f"did you mean `{close[0]}`? ({expected})"
         previous = self.previous
         if previous is not None and previous.type == "NAME" and previous.lower() in KEYWORDS:
-            return f"`{previous}` was read as a name here; {expected}"
-        if token.type == "OPERATOR" and previous is not None and previous.type in KEYWORD_NAMES:
-            return (f"`{previous}` is a keyword: a field of that name is written in "
-                    f"backquotes (`{previous}`); {expected}")
-        return expected
+            return message, f"`{previous}` was read as a name here; {expected}"
+        known = unexpected(token, previous, accepted, self.text, self.field)
+        if known is not None:
+            return known.message or message, known.hint
+        if token.type == "OPERATOR" and previous is not None and previous.type in _STARTERS:
+            return message, (f"`{previous}` is a keyword: a field of that name is written "
+                             f"in backquotes (`{previous}`); {expected}")
+        return message, expected
 
     # --- limits -------------------------------------------------------------------------
 

@@ -183,8 +183,10 @@ def test_segment_cli(es_url: str, loaded: str) -> None:
     code, out, _ = run("segment", "list", "--json")
     assert code == 0
     assert json.loads(out) == [
-        {"name": "vip war", "description": None, "count": 1},
-        {"name": "War", "description": "Warsaw and Warka", "count": 2},
+        {"name": "vip war", "description": None,
+         "expression": 'in_segment "war" and vip is_true', "count": 1},
+        {"name": "War", "description": "Warsaw and Warka",
+         "expression": 'city starts_with "War"', "count": 2},
     ]
     code, out, _ = run("segment", "list", "--search", "VIP")
     assert code == 0 and out.split() == ["vip", "war", "1"]
