@@ -30,7 +30,8 @@ EXIT_OK, EXIT_FAILURE, EXIT_INVALID, EXIT_INTERNAL = 0, 1, 2, 3
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 success; 1 runtime failure (Elasticsearch unreachable or refusing); "
-    "2 invalid input (usage, parse or check error); 3 internal fault."
+    "2 invalid input (usage, parse or check error); 3 internal fault; "
+    "4 `segql index` completed but rejected some records (they are in its rejects file)."
 )
 
 
