@@ -205,14 +205,15 @@ def index(files: tuple[str, ...], index: str | None, rejects_path: str, dry_run:
     if totals.rejected:
         summary["rejects_file"] = rejects_path
     click.echo(json.dumps(summary))
-    how = ("stopped" if follow else "interrupted") if stop.requested else "finished"
+    how = ("stopped" if follow and stop.requested else "interrupted" if run.interrupted
+           and not follow else "finished")
     click.echo(_summary(how, time.monotonic() - started, totals, run.resumed_lines, rejects,
-                        complete=follow or not stop.requested), err=True)
+                        complete=how != "interrupted"), err=True)
     if totals.failed:
         click.echo("error: some documents were not written (their records are in the "
                    "rejects file): " + totals.failed[0], err=True)
         raise SystemExit(EXIT_FAILURE)
-    if stop.requested and not follow:
+    if how == "interrupted":
         click.echo("interrupted: run the same command again to continue", err=True)
         sys.exit(EXIT_FAILURE)
     if totals.rejected:

@@ -65,6 +65,8 @@ class Run:
         self.resumed_lines = 0
         self._started = time.monotonic()
         self._dirty = False
+        #: Whether `stop` cut the run short (what is left is applied by running again).
+        self.interrupted = False
         #: How far the current input is applied, in bytes as stored, and its size.
         self._applied: tuple[int, int | None] = (0, None)
 
@@ -72,6 +74,7 @@ class Run:
         try:
             for number, path in enumerate(paths):
                 if self.stop():
+                    self.interrupted = True
                     break
                 source = Input(path)
                 try:
@@ -110,8 +113,9 @@ class Run:
                 self._dirty = False
             self._applied = source.stored_position()
             if self.stop():
+                self.interrupted = True
                 break
-        if self.progress and not loaded and not self.stop():
+        if self.progress and not loaded and not self.interrupted:
             self.progress.end()
         now = self.indexer.stats.counts()
         self.totals.add_counts({name: base.get(name, 0) + now[name] - at_start[name]
@@ -172,6 +176,7 @@ class Run:
                     "folded from all its records and written once")
             for path in paths:
                 if self.stop():
+                    self.interrupted = True
                     return
                 lines = read_partition(path)
                 os.unlink(path)

@@ -194,6 +194,33 @@ def test_follow_prints_the_summary_when_stopped(es: Elasticsearch, index: str,
     assert "applying started" in err and "1 rejected" in err
 
 
+def test_an_interrupted_run_says_so_and_the_next_one_finishes(
+    es: Elasticsearch, index: str, tmp_path: Path,
+) -> None:
+    path, lines = _sample(tmp_path, 100, "feed.jsonl")
+    args = [str(path), "--index", index, "--rejects", str(tmp_path / "r.jsonl")]
+    slow = subprocess.Popen([SEGQL, "index", *args, "--rate", "400"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+    try:
+        deadline = time.monotonic() + 60
+        while not es.options(ignore_status=404).indices.exists(
+                index=checkpoint_index_name(index)):  # a batch is in
+            assert time.monotonic() < deadline and slow.poll() is None
+            time.sleep(0.1)
+    finally:
+        slow.send_signal(signal.SIGINT)
+        out, err = slow.communicate(timeout=60)
+    assert slow.returncode == 1, err
+    assert json.loads(out)["records"] < lines
+    assert re.search(r"segql index: interrupted in \d+:\d\d: [\d,]+ records read", err), err
+    assert err.endswith("interrupted: run the same command again to continue\n"), err
+    assert "applying 100.0%" not in err, "an unfinished phase does not claim 100%"
+    done = _index(*args)
+    assert done.returncode == 0, done.stderr
+    assert "segql index: finished in" in done.stderr
+    assert f"{lines:,} records read (counting" in done.stderr, done.stderr
+
+
 # -- progress ----------------------------------------------------------------------------
 
 
