@@ -32,8 +32,9 @@ EXIT_PIPE = 141
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 success; 1 runtime failure (Elasticsearch unreachable or refusing); "
-    "2 invalid input (usage, parse or check error); 3 internal fault; 141 the output "
-    "was closed early (e.g. piped into head)."
+    "2 invalid input (usage, parse or check error); 3 internal fault; "
+    "4 `segql index` completed but rejected some records (they are in its rejects file); "
+    "141 the output was closed early (e.g. piped into head)."
 )
 
 

@@ -10,7 +10,6 @@ import zlib
 
 from segql.contract.document import document_id
 from segql.indexer.batch import Line, contact_key, parse_line
-from segql.indexer.progress import Progress
 from segql.stores.checkpoints import Input
 
 #: The initial load splits its input into partitions of about this many bytes (one is
@@ -22,16 +21,18 @@ MAX_PARTITIONS = 512
 DEFAULT_LOAD_BYTES = 2 << 30
 
 
-def partition(source: Input, folder: str, partition_bytes: int,
-              progress: Progress | None) -> tuple[list[str], list[Line]]:
+def partition(source: Input, folder: str, partition_bytes: int
+              ) -> tuple[list[str], list[Line], int]:
     """The rest of the input split by contact into partition files in `folder`
-    (`line number TAB raw line`); returns their paths and the lines that name no
-    contact (not JSON, or no valid key), which go to the rejects."""
+    (`line number TAB raw line`); returns their paths, the lines that name no contact
+    (not JSON, or no valid key), which go to the rejects, and how many lines the
+    partitions hold."""
     size = source.size()
     parts = max(1, min(MAX_PARTITIONS,
                        -(-(size or DEFAULT_LOAD_BYTES) // partition_bytes)))
     paths = [os.path.join(folder, f"{number:04d}") for number in range(parts)]
     unkeyed: list[Line] = []
+    kept = 0
     outs = [open(path, "wb", buffering=1 << 18) for path in paths]  # noqa: SIM115
     try:
         while (raw := source.read_line(False)) is not None:
@@ -40,14 +41,13 @@ def partition(source: Input, folder: str, partition_bytes: int,
             if key is not None:
                 part = zlib.crc32(document_id(*key).encode()) % parts
                 outs[part].write(b"%d\t%s\n" % (source.line, raw.rstrip(b"\r\n")))
+                kept += 1
             elif record is not None:
                 unkeyed.append(Line(source.line, record))
-            if progress and source.line % 10_000 == 0:
-                progress.show(source.line, source.offset, size)
     finally:
         for out in outs:
             out.close()
-    return paths, unkeyed
+    return paths, unkeyed, kept
 
 
 def read_partition(path: str) -> list[Line]:

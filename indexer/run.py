@@ -1,7 +1,7 @@
 """Runs over record files (`segql index`): an Indexer (`apply.py`) applies each input in
 batches and a checkpoint is stored after every batch, so that running again continues where
 a run stopped; rejects go to a file (`rejects.py`), with an optional rate limit, --follow
-(keep applying what is appended) and a progress line (`progress.py`). A whole input going
+(keep applying what is appended) and progress by phase (`progress.py`). A whole input going
 to an index with no contact yet takes the initial-load way instead: partitioned by contact
 (`partition.py`), each contact written once."""
 
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from segql.indexer.apply import Indexer
 from segql.indexer.batch import Line, Stats, parse_line
 from segql.indexer.partition import PARTITION_BYTES, partition, read_partition
-from segql.indexer.progress import Progress
+from segql.indexer.progress import Count, Progress
 from segql.indexer.records import Reject
 from segql.indexer.rejects import RejectsFile
 from segql.stores.checkpoints import Checkpoint, CheckpointStore, Input
@@ -65,21 +65,27 @@ class Run:
         self.resumed_lines = 0
         self._started = time.monotonic()
         self._dirty = False
+        #: Whether `stop` cut the run short (what is left is applied by running again).
+        self.interrupted = False
+        #: How far the current input is applied, in bytes as stored, and its size.
+        self._applied: tuple[int, int | None] = (0, None)
 
     def run(self, paths: Sequence[str]) -> Stats:
-        for number, path in enumerate(paths):
-            if self.stop():
-                break
-            source = Input(path)
-            try:
-                self._input(source, first=number == 0)
-            finally:
-                source.close()
-        self.indexer.refresh()
-        self.rejects.close()
-        if self.progress:
-            self.progress.show(self.indexer.stats.records, None, None, force=True)
-            self.progress.finish()
+        try:
+            for number, path in enumerate(paths):
+                if self.stop():
+                    self.interrupted = True
+                    break
+                source = Input(path)
+                try:
+                    self._input(source, first=number == 0)
+                finally:
+                    source.close()
+            self.indexer.refresh()
+        finally:
+            self.rejects.close()
+            if self.progress:
+                self.progress.close()
         self.totals.written, self.totals.deleted = (self.indexer.stats.written,
                                                     self.indexer.stats.deleted)
         self.totals.failed = self.indexer.stats.failed
@@ -89,8 +95,11 @@ class Run:
     def _input(self, source: Input, *, first: bool) -> None:
         base = self._resume(source, first=first)
         at_start = self.indexer.stats.counts()
-        if source.line == 0 and self._initial():
+        loaded = source.line == 0 and self._initial()
+        if loaded:
             self._load(source, base, at_start)
+        else:
+            self._show_applying(source)
         for batch in self._batches(source):
             if batch:
                 self._pace()
@@ -102,13 +111,26 @@ class Run:
             if self._dirty and self.options.follow:
                 self.indexer.refresh()  # following: make the news searchable now
                 self._dirty = False
-            if self.progress:
-                self.progress.show(self.indexer.stats.records, source.offset, source.size())
+            self._applied = source.stored_position()
             if self.stop():
+                self.interrupted = True
                 break
+        if self.progress and not loaded and not self.interrupted:
+            self.progress.end()
         now = self.indexer.stats.counts()
         self.totals.add_counts({name: base.get(name, 0) + now[name] - at_start[name]
                                 for name in now})
+
+    def _show_applying(self, source: Input) -> None:
+        """The `applying` phase: bytes of the input applied (batch by batch), records
+        through so far (as they are written)."""
+        if self.progress:
+            self._applied = source.stored_position()
+            begun = self._records()
+            self.progress.start("applying", "bytes", lambda: Count(
+                self._applied[0], source.stored_position()[1], self._records() - begun),
+                f"{source.path} in batches: read, folded onto the stored contacts, written",
+                "records")
 
     def _checkpoint(self, source: Input, base: dict[str, int], at_start: dict[str, int]
                     ) -> None:
@@ -140,22 +162,38 @@ class Run:
         which is safe (re-applying is idempotent) and only slower."""
         rejects: list[Reject] = []
         with tempfile.TemporaryDirectory(prefix="segql-load-") as folder:
-            paths, unkeyed = partition(source, folder, self.options.partition_bytes,
-                                       self.progress)
+            if self.progress:
+                self.progress.start("partitioning", "bytes", lambda: Count(
+                    *source.stored_position(), source.line),
+                    f"{source.path} read and split by contact into files in {folder}")
+            paths, unkeyed, kept = partition(source, folder, self.options.partition_bytes)
             rejects += self.indexer.apply(unkeyed).rejects  # all rejected, nothing written
+            if self.progress:
+                begun = self._records()
+                self.progress.start("folding+writing", "records", lambda: Count(
+                    self._records() - begun, kept),
+                    f"{kept:,} records in {len(paths)} partition file(s): each contact "
+                    "folded from all its records and written once")
             for path in paths:
                 if self.stop():
+                    self.interrupted = True
                     return
                 lines = read_partition(path)
                 os.unlink(path)
                 result = self.indexer.load(lines)
                 rejects += result.rejects
                 self._dirty = self._dirty or bool(result.written or result.deleted)
-                if self.progress:
-                    self.progress.show(self.indexer.stats.records, None, None)
+        if self.progress:
+            self.progress.end()
         for reject in sorted(rejects, key=lambda r: r.line):
             self.rejects.write(source.path, reject)
         self._checkpoint(source, base, at_start)
+
+    def _records(self) -> int:
+        """Records through (applied, unchanged or rejected): read by the progress
+        display's thread while a batch or partition is written."""
+        stats = self.indexer.stats
+        return stats.applied + stats.unchanged + stats.rejected
 
     def _resume(self, source: Input, *, first: bool) -> dict[str, int]:
         """Continue where the input's checkpoint says; returns its counts."""

@@ -105,6 +105,17 @@ class Input:
             return None
         return os.fstat(self._raw.fileno()).st_size
 
+    def stored_position(self) -> tuple[int, int | None]:
+        """How far the input is read and its size, in bytes as stored — for gzip the
+        compressed ones (read ahead by a buffer at most) — for a progress display; the
+        size is None for stdin."""
+        if self.path == "-":
+            return self.offset, None
+        size = os.fstat(self._raw.fileno()).st_size
+        if not self.compressed:
+            return self.offset, size
+        return os.lseek(self._raw.fileno(), 0, os.SEEK_CUR), size
+
     def _first_line(self) -> bytes:
         return os.pread(self._raw.fileno(), FIRST_LINE_BYTES, 0).split(b"\n", 1)[0]
 

@@ -18,6 +18,7 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from segql import sample
+from segql.cli.index_commands import EXIT_REJECTED
 from segql.indexer.apply import stored_contacts
 from segql.indexer.records import fold_records
 from segql.localnode import LocalNode, free_port
@@ -95,7 +96,7 @@ def test_kill_9_at_random_points_loses_nothing_and_applies_nothing_twice(
         assert process.returncode == -9, "the stream must outlast the kills"
     process = _indexer(path, index, rejects, es_url)
     out, err = process.communicate(timeout=600)
-    assert process.returncode == 0, err
+    assert process.returncode == EXIT_REJECTED, err  # BAD_LINES
     summary = json.loads(out)
     print(f"{kills} kills, then done after {time.monotonic() - started:.1f}s: {summary}")
     assert summary["resumed_after_line"] > 0
@@ -124,7 +125,7 @@ def test_kill_9_during_the_initial_load_loses_nothing(
     assert -9 in outcomes, f"no run was killed: {outcomes}"
     process = _indexer(path, index, rejects, es_url)
     out, err = process.communicate(timeout=600)
-    assert process.returncode == 0, err
+    assert process.returncode == EXIT_REJECTED, err  # BAD_LINES
     summary = json.loads(out)
     _assert_exact(es, index, lines, rejects, bad, summary)
 
@@ -150,7 +151,7 @@ def test_the_indexer_waits_for_a_restarted_node(
         assert process.poll() is None, "the indexer waits while the node is down"
         node.up(port=port, heap="512m")
         out, err = process.communicate(timeout=600)
-        assert process.returncode == 0, err
+        assert process.returncode == EXIT_REJECTED, err  # BAD_LINES
         summary = json.loads(out)
         print(f"after the restart: {summary}")
         assert summary["retried"] > 0
