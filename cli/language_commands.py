@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -11,17 +12,25 @@ import click
 
 from segql.cli.common import (
     EXIT_CODES_HELP,
+    INDEX_HELP,
     guarded,
+    make_context,
     read_expression,
     resolve_context,
     segment_options,
 )
+from segql.compiler.catalog import read_catalog
 from segql.compiler.check import check
 from segql.grammar.format import fmt
 from segql.grammar.jsonform import from_json, json_schema, to_json
 from segql.grammar.parser import parse
 
 EXPR_HELP = "EXPR is the segment's text, `-` to read it from stdin, or @FILE."
+#: What `check` says on stderr when it has no account (and no --catalog) to check against.
+NO_ACCOUNT_NOTE = ("note: no --account: checked against the standard fields only (give "
+                   "--account A to check against A's catalog and saved segments)")
+
+
 @click.command(name="check", epilog=EXPR_HELP + " " + EXIT_CODES_HELP)
 @click.argument("expr")
 @segment_options(require_account=False)
@@ -29,15 +38,28 @@ EXPR_HELP = "EXPR is the segment's text, `-` to read it from stdin, or @FILE."
               help='Print {"valid": ..., "errors": [...]} (errors with positions) on stdout.')
 @click.option("--catalog", "catalog_file", type=click.Path(dir_okay=False),
               help="A declared catalog (JSON) to check against instead of the cluster's.")
-@click.option("--index", help="Contact index (default: $SEGQL_INDEX or segql-contacts).")
+@click.option("--index", help=INDEX_HELP)
 @guarded
-def check_command(expr: str, account: str, now: datetime | None, timezone: ZoneInfo,
+def check_command(expr: str, account: str | None, now: datetime | None, timezone: ZoneInfo,
                   as_json: bool, catalog_file: str | None, index: str | None) -> None:
     """Parse and check a segment against the account's catalog (from --catalog, else from
-    the cluster): exit 0 when valid. Syntax errors are found without a cluster."""
+    the cluster): exit 0 when valid. Syntax errors are found without a cluster. Without
+    --account (and --catalog), the segment is checked against the standard fields only,
+    without contacting a cluster, and stderr says so."""
     text = read_expression(expr)
     expression = parse(text)
-    ctx = resolve_context(account, now, timezone, catalog_file, index)
+    if account is None:
+        if index is not None:
+            raise click.UsageError("--index needs --account: the catalog a segment is "
+                                   "checked against is an account's")
+        if not catalog_file:
+            click.echo(NO_ACCOUNT_NOTE, err=True)
+    if account is not None:
+        ctx = resolve_context(account, now, timezone, catalog_file, index)
+    else:
+        ctx = make_context("", now, timezone)
+        if catalog_file:
+            ctx = replace(ctx, catalog=read_catalog(catalog_file))
     check(expression, ctx, text)
     click.echo(json.dumps({"valid": True, "errors": []}) if as_json else "ok")
 

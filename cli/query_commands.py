@@ -16,11 +16,13 @@ from segql import api
 from segql.cli.common import (
     EXIT_CODES_HELP,
     EXIT_INTERNAL,
+    INDEX_HELP,
     guarded,
     make_context,
     read_expression,
     resolve_context,
     segment_options,
+    warn_if_unknown,
 )
 from segql.compiler.catalog import learn, read_catalog
 from segql.compiler.context import Context
@@ -35,8 +37,7 @@ if TYPE_CHECKING:
 EXPR_HELP = "EXPR is the segment's text, `-` to read it from stdin, or @FILE."
 
 
-INDEX_OPTION = click.option(
-    "--index", help="Contact index (default: $SEGQL_INDEX or segql-contacts).")
+INDEX_OPTION = click.option("--index", help=INDEX_HELP)
 CATALOG_OPTION = click.option(
     "--catalog", "catalog_file", type=click.Path(dir_okay=False),
     help="A declared catalog (JSON, see docs/catalog.md) to type the segment with.",
@@ -87,6 +88,7 @@ def count(expr: str | None, saved: str | None, account: str, now: datetime | Non
     --channels, also how many of them have an e-mail, a phone, a push token (one
     request)."""
     es = connect()
+    index = api.contact_index(es, index)
     ctx = api.context(es, account, index=index, now=now, timezone=timezone)
     result = api.count(es, _segment_text(expr, saved, ctx), ctx, index, channels=channels)
     if verbose:
@@ -96,6 +98,8 @@ def count(expr: str | None, saved: str | None, account: str, now: datetime | Non
         click.echo(result.count)
     else:
         click.echo(json.dumps({"total": result.count, **result.reachable}))
+    if result.count == 0:
+        warn_if_unknown(es, account, index)
 
 
 @click.command(epilog=SEGMENT_HELP)
@@ -122,6 +126,7 @@ def export(expr: str | None, saved: str | None, account: str, now: datetime | No
     twice, nobody skipped, whatever is written meanwhile. A JSON summary (exported rows,
     contacts, without_address) goes to stderr at the end."""
     es = connect()
+    index = api.contact_index(es, index)
     ctx = api.context(es, account, index=index, now=now, timezone=timezone)
     text = _segment_text(expr, saved, ctx)
     with api.export(es, text, ctx, channel=channel, index=index, slices=slices) as rows:
@@ -134,6 +139,8 @@ def export(expr: str | None, saved: str | None, account: str, now: datetime | No
             progress.render_finish()
     click.echo(json.dumps({"exported": rows.exported, "contacts": rows.contacts,
                            "without_address": rows.without_address}), err=True)
+    if rows.contacts == 0:
+        warn_if_unknown(es, account, index)
 
 
 def _write(rows: api.Export, fmt: str, with_address: bool, output: TextIO,
@@ -177,6 +184,7 @@ def explain(expr: str | None, saved: str | None, contact_id: str, account: str,
     evaluator on the stored contact. A disagreement is a bug: it is reported and the exit
     code is 3."""
     es = connect()
+    index = api.contact_index(es, index)
     ctx = api.context(es, account, index=index, now=now, timezone=timezone)
     tree = api.explain(es, _segment_text(expr, saved, ctx), ctx, contact_id, index=index)
     wrong = list(tree.disagreements())

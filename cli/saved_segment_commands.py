@@ -10,7 +10,13 @@ from zoneinfo import ZoneInfo
 import click
 
 from segql import api
-from segql.cli.common import EXIT_CODES_HELP, guarded, read_expression, segment_options
+from segql.cli.common import (
+    EXIT_CODES_HELP,
+    guarded,
+    read_expression,
+    segment_options,
+    warn_if_unknown,
+)
 from segql.cli.query_commands import EXPR_HELP, INDEX_OPTION
 from segql.errors import SegmentError
 from segql.stores.connection import connect
@@ -37,9 +43,11 @@ def create(name: str, expr: str, description: str | None, account: str,
     """Save a new segment; its expression is checked with the account's catalog and
     saved segments (unknown references and cycles are refused)."""
     es = connect()
+    index = api.contact_index(es, index)
     ctx = api.context(es, account, index=index, now=now, timezone=timezone)
     saved = api.segment_store(es, index).create(ctx, name, read_expression(expr), description)
     click.echo(f"created segment {saved.name!r}")
+    warn_if_unknown(es, account, index)
 
 
 @segment.command(epilog=EPILOG)
@@ -56,6 +64,7 @@ def edit(name: str, expr: str | None, description: str | None, account: str,
     if expr is None and description is None:
         raise click.UsageError("nothing to change: give --expr and/or --description")
     es = connect()
+    index = api.contact_index(es, index)
     ctx = api.context(es, account, index=index, now=now, timezone=timezone)
     saved = api.segment_store(es, index).edit(
         ctx, name, expression=None if expr is None else read_expression(expr),
@@ -72,6 +81,7 @@ def delete(name: str, account: str, now: datetime | None, timezone: ZoneInfo,
            index: str | None) -> None:
     """Delete a segment; refused while other segments refer to it (they are listed)."""
     es = connect()
+    index = api.contact_index(es, index)
     ctx = api.context(es, account, index=index, now=now, timezone=timezone)
     api.segment_store(es, index).delete(ctx, name)
     click.echo(f"deleted segment {name!r}")
@@ -91,6 +101,7 @@ def show(name: str, page: int, size: int, as_json: bool, account: str,
          now: datetime | None, timezone: ZoneInfo, index: str | None) -> None:
     """A segment's definition, its live count and one page of its members' ids."""
     es = connect()
+    index = api.contact_index(es, index)
     ctx = api.context(es, account, index=index, now=now, timezone=timezone)
     saved = api.segment_store(es, index).get(account, name)
     found = api.members(es, saved.expression, ctx, index=index, page=page, size=size)
@@ -123,8 +134,11 @@ def list_segments(search: str | None, as_json: bool, account: str, now: datetime
     """The account's segments with their description and live count (one request for
     all the counts); a segment that no longer checks shows its error instead."""
     es = connect()
+    index = api.contact_index(es, index)
     ctx = api.context(es, account, index=index, now=now, timezone=timezone)
     saved = api.segment_store(es, index).list(account, search)
+    if not saved:
+        warn_if_unknown(es, account, index)
     counts = api.count_many(es, [s.expression for s in saved], ctx, index)
     rows: list[dict[str, Any]] = [{"name": s.name, "description": s.description,
                                    **({"error": str(n)} if isinstance(n, SegmentError)

@@ -43,10 +43,10 @@ def serve(host: str, port: int, *, workers: int = 1, no_auth: bool = False,
     if no_auth and not loopback(host):
         raise InputError(f"--no-auth serves anyone who can connect: only on a loopback "
                          f"address (127.0.0.1, ::1), not {host!r}")
-    if index:
-        os.environ[INDEX_ENV] = index
+    es = connect()
+    # one contact index, checked once, for every worker (they read it from the environment)
+    os.environ[INDEX_ENV] = api.contact_index(es, index)
     if not no_auth:
-        es = connect()
         settings = Settings(es=es, index=api.index_name())
         if not tokens_of(settings).has_tokens():
             raise InputError("no API token exists: create one with `segql token create "
