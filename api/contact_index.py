@@ -177,7 +177,7 @@ class AccountCheck:
         if self.other_case:
             text += " — did you mean " + " or ".join(f"`{a}`" for a in self.other_case) + "?"
         if self.accounts:
-            text += (". Known" if self.other_case else " — known") + " accounts include: "
+            text += (" Known" if self.other_case else " — known") + " accounts include: "
             text += ", ".join(self.accounts)
         else:
             text += " — the index has no accounts at all"
