@@ -7,6 +7,7 @@ import ipaddress
 import os
 import secrets
 import socket
+import sys
 
 import uvicorn
 from fastapi import FastAPI
@@ -44,8 +45,14 @@ def serve(host: str, port: int, *, workers: int = 1, no_auth: bool = False,
         raise InputError(f"--no-auth serves anyone who can connect: only on a loopback "
                          f"address (127.0.0.1, ::1), not {host!r}")
     es = connect()
-    # one contact index, checked once, for every worker (they read it from the environment)
-    os.environ[INDEX_ENV] = api.contact_index(es, index)
+    # one contact index, checked once, for every worker (they read it from the environment);
+    # it may not exist yet: records sent to the service create it
+    target = api.contact_index(es, index, must_exist=False)
+    os.environ[INDEX_ENV] = target
+    if not es.indices.exists(index=target):
+        print(f"warning: no contact index `{target}` on {api.cluster_url(es)} yet: counts "
+              f"and exports fail until records are loaded (`segql index FILE --index "
+              f"{target}`, or POST /v1/accounts/ACCOUNT/records)", file=sys.stderr)
     if not no_auth:
         settings = Settings(es=es, index=api.index_name())
         if not tokens_of(settings).has_tokens():
