@@ -91,7 +91,9 @@ def _remember(index: str, written: Written) -> None:
                "demo's index unless --index or $SEGQL_INDEX says otherwise")
     if written.created:
         undo = f"rm {shlex.quote(str(written.path))}"
-    elif written.previous not in (None, index):
+    elif written.previous == index:
+        undo = "nothing (the file said so before the demo)"
+    elif written.previous is not None:
         undo = f"set `index = {toml_string(written.previous or '')}` back in {written.path}"
     else:
         undo = f"delete the line `{line}` from {written.path}"

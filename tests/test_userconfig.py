@@ -137,3 +137,30 @@ def test_set_twice_keeps_the_last(first: str, second: str) -> None:
         written = set_value("index", second, path)
         assert read_config(path) == {"index": second}
         assert written.previous == first
+
+
+@pytest.mark.parametrize(("created", "previous", "how", "undo"), [
+    (True, None, "created it", "rm PATH"),
+    (False, None, "other keys kept", 'delete the line `index = "segql-demo"` from PATH'),
+    (False, "mine", "it was `mine`", 'set `index = "mine"` back in PATH'),
+    (False, "segql-demo", "it was already so", "nothing (the file said so before the demo)"),
+])
+def test_the_demo_says_what_it_wrote_and_how_to_undo(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path,
+        created: bool, previous: str | None, how: str, undo: str) -> None:
+    from segql.cli.demo import _remember
+    from segql.userconfig import Written
+
+    path = tmp_path / "config.toml"
+    monkeypatch.setenv("SEGQL_INDEX", "")
+    _remember("segql-demo", Written(path=path, created=created, previous=previous))
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == (f'wrote `index = "segql-demo"` to {path} ({how}): every segql '
+                        "command now uses the demo's index unless --index or $SEGQL_INDEX "
+                        "says otherwise")
+    assert lines[1] == "to undo: " + undo.replace("PATH", str(path))
+    assert lines[2].startswith("next: ")
+    monkeypatch.setenv("SEGQL_INDEX", "elsewhere")
+    _remember("segql-demo", Written(path=path, created=created, previous=previous))
+    assert ("note: $SEGQL_INDEX=elsewhere is set in this shell and comes first: `unset "
+            "SEGQL_INDEX` to use the demo's index") in capsys.readouterr().out
