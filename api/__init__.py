@@ -6,16 +6,29 @@ A segment is given as text or as an AST (the visual builder's JSON form,
 from the cluster. The modules: `resolve` (index, context, checking and compiling),
 `counts` (count, count_many, members), `export` (snapshot exports), `pages` (paging by
 an opaque cursor), `explain`, `segment_files` (saved segments from a file, for
-offline evaluation).
+offline evaluation), `contact_index` (which index, whether it can be one, whether an
+account has anything in it).
 """
 
+from segql.api.contact_index import (
+    DEFAULT_INDEX,
+    INDEX_ENV,
+    AccountCheck,
+    IndexTargetError,
+    NoContactIndexError,
+    account_known,
+    cluster_url,
+    contact_index,
+    index_name,
+    index_name_problem,
+    index_setting,
+)
 from segql.api.counts import CountResult, Members, count, count_many, members
 from segql.api.explain import explain
 from segql.api.export import Export, Recipient, export, export_ids, merged, snapshot_pages
 from segql.api.pages import CursorError, Page, cursor_now, page
 from segql.api.resolve import (
     CHANNELS,
-    DEFAULT_INDEX,
     DEFAULT_PAGE,
     DEFAULT_SLICES,
     KEEP_ALIVE,
@@ -27,7 +40,6 @@ from segql.api.resolve import (
     checked,
     compile_text,
     context,
-    index_name,
     prepare,
     saved_text,
     segment_store,
@@ -39,20 +51,27 @@ __all__ = [
     "DEFAULT_INDEX",
     "DEFAULT_PAGE",
     "DEFAULT_SLICES",
+    "INDEX_ENV",
     "KEEP_ALIVE",
     "MAX_WINDOW",
     "SLICE_ABOVE",
+    "AccountCheck",
     "ContactNotFoundError",
     "CountResult",
     "CursorError",
     "Export",
+    "IndexTargetError",
     "Members",
+    "NoContactIndexError",
     "Page",
     "Recipient",
     "Segment",
+    "account_known",
     "address_path",
     "checked",
+    "cluster_url",
     "compile_text",
+    "contact_index",
     "context",
     "count",
     "count_many",
@@ -61,6 +80,8 @@ __all__ = [
     "export",
     "export_ids",
     "index_name",
+    "index_name_problem",
+    "index_setting",
     "members",
     "merged",
     "page",

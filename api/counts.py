@@ -9,13 +9,13 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
+from segql.api.contact_index import index_name
 from segql.api.resolve import (
     CHANNELS,
     MAX_WINDOW,
     Segment,
     address_path,
     checked,
-    index_name,
     ok,
 )
 from segql.compiler.context import Context

@@ -7,12 +7,12 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
+from segql.api.contact_index import index_name
 from segql.api.resolve import (
     KEEP_ALIVE,
     ContactNotFoundError,
     Segment,
     checked,
-    index_name,
     ok,
 )
 from segql.compiler.context import Context

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from elasticsearch import Elasticsearch
 
+from segql.api.contact_index import index_name
 from segql.api.resolve import (
     CHANNELS,
     DEFAULT_PAGE,
@@ -22,7 +23,6 @@ from segql.api.resolve import (
     Segment,
     address_path,
     checked,
-    index_name,
 )
 from segql.compiler.context import Context
 from segql.errors import InputError

@@ -26,7 +26,8 @@ from typing import Any
 
 from elasticsearch import Elasticsearch, NotFoundError
 
-from segql.api.resolve import CHANNELS, Segment, address_path, checked, index_name
+from segql.api.contact_index import index_name
+from segql.api.resolve import CHANNELS, Segment, address_path, checked
 from segql.compiler.context import Context
 from segql.errors import InputError, SegqlError
 from segql.values import epoch_millis

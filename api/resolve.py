@@ -1,16 +1,16 @@
-"""What every call of the API starts from: the contact index, the account's context
-(catalog, saved segments, time), and a segment — text or the JSON form's AST — checked and
-compiled (`checked`)."""
+"""What every call of the API starts from: the account's context (catalog, saved
+segments, time), and a segment — text or the JSON form's AST — checked and compiled
+(`checked`). Which contact index, and whether it can be one: `contact_index`."""
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from elasticsearch import Elasticsearch
 
+from segql.api.contact_index import index_name
 from segql.compiler.check import check
 from segql.compiler.checked import Checked
 from segql.compiler.context import Context
@@ -24,7 +24,6 @@ from segql.stores.catalogs import CatalogStore, catalog_index_name
 from segql.stores.failures import from_answer
 from segql.stores.saved_segments import SegmentNotFoundError, SegmentStore, segment_index_name
 
-DEFAULT_INDEX = "segql-contacts"
 #: A channel and the contact address field that reaches it.
 CHANNELS = {"email": "email", "sms": "phone", "push": "push_tokens"}
 #: Contacts per export page, and how long a snapshot lives between two pages.
@@ -41,11 +40,6 @@ Segment = str | ast.Expr
 
 class ContactNotFoundError(SegqlError):
     """The account has no contact of that id (exit 1)."""
-
-
-def index_name() -> str:
-    """The contact index: `$SEGQL_INDEX`, else `segql-contacts`."""
-    return os.environ.get("SEGQL_INDEX", DEFAULT_INDEX)
 
 
 def segment_store(es: Elasticsearch, index: str | None = None) -> SegmentStore:

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import click
 
 from segql import api
-from segql.cli.common import EXIT_CODES_HELP, check_account, guarded
+from segql.cli.common import EXIT_CODES_HELP, INDEX_HELP, check_account, guarded, warn_if_unknown
 from segql.compiler.catalog import learn, read_catalog
 from segql.indexer.files import open_records
 from segql.indexer.records import fold_records
@@ -21,12 +21,17 @@ from segql.stores.connection import connect
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_INDEX_HELP = ("Contact index (default: $SEGQL_INDEX or segql-contacts); the catalog is "
-               "stored in `<index>-catalog`.")
+_INDEX_HELP = INDEX_HELP + " The catalog is stored in `<index>-catalog`."
 
 
-def _store(index: str | None) -> CatalogStore:
-    return CatalogStore(connect(), catalog_index_name(index or api.index_name()))
+def _store(index: str | None, account: str | None = None) -> CatalogStore:
+    """The catalog store beside the contact index (checked by name; the contact index
+    need not exist yet); with `account`, warn first if it is unknown there."""
+    es = connect()
+    target = api.contact_index(es, index, must_exist=False)
+    if account is not None:
+        warn_if_unknown(es, account, target)
+    return CatalogStore(es, catalog_index_name(target))
 
 
 def _options(command: F) -> F:
@@ -55,7 +60,7 @@ def catalog() -> None:
 def set_catalog(file: str, account: str, index: str | None) -> None:
     """Declare the account's types, replacing what was declared before."""
     declared = read_catalog(file)
-    _store(index).declare(account, declared)
+    _store(index, account).declare(account, declared)
     click.echo(json.dumps({
         "account": account,
         "fields": len(declared.fields),
@@ -73,7 +78,7 @@ def show_catalog(account: str, index: str | None, as_json: bool) -> None:
 
     Origins: standard, declared, learned (events: also system). Conflicts are values that
     don't fit their type, the most recent 100."""
-    stored = _store(index).read(account)
+    stored = _store(index, account).read(account)
     if as_json:
         click.echo(json.dumps({"account": account, **stored.describe()}, ensure_ascii=False,
                               indent=2))

@@ -15,6 +15,7 @@ from typing import Any, NoReturn, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
+from elasticsearch import Elasticsearch
 
 from segql.compiler.catalog import read_catalog
 from segql.compiler.context import Context
@@ -125,8 +126,15 @@ def _zone(_: click.Context, __: click.Parameter, value: str) -> ZoneInfo:
         raise click.BadParameter(f"unknown time zone {value!r}, e.g. Europe/Warsaw") from None
 
 
+INDEX_HELP = ("The contact index (default: $SEGQL_INDEX, else `index` in the configuration "
+              "file that `segql demo` writes, else segql-contacts). One index: not a list, "
+              "a wildcard or an alias of several.")
+
+
 def segment_options(require_account: bool) -> Callable[[F], F]:
-    """--account, --now and --timezone: what a segment is evaluated against."""
+    """--account, --now and --timezone: what a segment is evaluated against. --account is
+    never defaulted: without `require_account` it is None when not given (the command says
+    what it does without one)."""
 
     def decorate(command: F) -> F:
         command = click.option(
@@ -139,8 +147,7 @@ def segment_options(require_account: bool) -> Callable[[F], F]:
         )(command)
         return click.option(
             "--account", "-a", required=require_account, callback=check_account,
-            default=None if require_account else "demo",
-            help="The account whose contacts are segmented.",
+            help="The account whose contacts are segmented (case-sensitive).",
         )(command)
 
     return decorate
@@ -182,11 +189,27 @@ def read_expression(expr: str) -> str:
 
 def resolve_context(account: str, now: datetime | None, timezone: ZoneInfo,
                     catalog_file: str | None, index: str | None) -> Context:
-    """The evaluation context: the catalog from --catalog, else the account's catalog
-    stored in the cluster."""
+    """The evaluation context: the catalog from --catalog (no cluster), else the account's
+    catalog stored beside the contact index (checked: `api.contact_index`), with a warning
+    when the account is unknown there."""
     if catalog_file:
         return replace(make_context(account, now, timezone), catalog=read_catalog(catalog_file))
     from segql import api
     from segql.stores.connection import connect
 
-    return api.context(connect(), account, index=index, now=now, timezone=timezone)
+    es = connect()
+    target = api.contact_index(es, index)
+    ctx = api.context(es, account, index=target, now=now, timezone=timezone)
+    warn_if_unknown(es, account, target)
+    return ctx
+
+
+def warn_if_unknown(es: Elasticsearch, account: str, index: str) -> None:
+    """Warn on stderr when the account has no contacts and no catalog in the index (a
+    misspelt account: accounts are case-sensitive). One cheap request; commands ask only
+    when their answer came back empty (or when they have no answer to look at)."""
+    from segql import api
+
+    warning = api.account_known(es, account, index).warning()
+    if warning:
+        click.echo(f"warning: {warning}", err=True)

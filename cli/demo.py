@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shlex
+import shutil
+import sys
 from importlib import resources
 
 import click
@@ -10,10 +13,12 @@ import click
 from segql import api
 from segql.cli.common import EXIT_CODES_HELP, guarded
 from segql.compiler.evaluator import matching_ids
+from segql.errors import InputError
 from segql.indexer.files import open_records
 from segql.indexer.loader import load
 from segql.indexer.records import fold_records
 from segql.stores.connection import connect
+from segql.userconfig import Written, set_value, toml_string
 
 EXAMPLES = (
     'all(city starts_with "War", event MailOpen occurred)',
@@ -39,9 +44,14 @@ def sample_path() -> str:
 @guarded
 def demo(index: str, port: int, export_path: str) -> None:
     """Start a local node (unless ELASTICSEARCH_URL is set), load the shipped sample data,
-    print the counts of example segments and export the first one."""
+    print the counts of example segments and export the first one. Then make the loaded
+    index the default of every later command: `index` in the user's configuration file
+    (only that key is written; the file and how to undo it are printed)."""
     from segql.localnode import LocalNode
 
+    problem = api.index_name_problem(index)
+    if problem:
+        raise InputError(f"can't use `{index}` as the demo's index: {problem}")
     if os.environ.get("ELASTICSEARCH_URL"):
         click.echo("using the cluster at $ELASTICSEARCH_URL")
     else:
@@ -68,3 +78,43 @@ def demo(index: str, port: int, export_path: str) -> None:
             out.write(contact_id + "\n")
             exported += 1
     click.echo(f"exported {exported} contacts of `{EXAMPLES[0]}` to {export_path}")
+    _remember(index, set_value("index", index))
+
+
+def _remember(index: str, written: Written) -> None:
+    """Say which file now names the demo's index, how to undo that, and what comes next."""
+    line = f"index = {toml_string(index)}"
+    how = "created it" if written.created else (
+        "it was already so" if written.previous == index else
+        f"it was `{written.previous}`" if written.previous is not None else "other keys kept")
+    click.echo(f"wrote `{line}` to {written.path} ({how}): every segql command now uses the "
+               "demo's index unless --index or $SEGQL_INDEX says otherwise")
+    if written.created:
+        undo = f"rm {shlex.quote(str(written.path))}"
+    elif written.previous == index:
+        undo = "nothing (the file said so before the demo)"
+    elif written.previous is not None:
+        undo = f"set `index = {toml_string(written.previous or '')}` back in {written.path}"
+    else:
+        undo = f"delete the line `{line}` from {written.path}"
+    click.echo(f"to undo: {undo}")
+    shell = os.environ.get(api.INDEX_ENV, "").strip()
+    if shell and shell != index:
+        click.echo(f"note: ${api.INDEX_ENV}={shell} is set in this shell and comes first: "
+                   f"`unset {api.INDEX_ENV}` to use the demo's index")
+    click.echo(f"next: {_program()} count {shlex.quote(EXAMPLES[0])} --account "
+               f"{DEMO_ACCOUNT}   (README.md's quick start has more)")
+
+
+def _program() -> str:
+    """How this `segql` was invoked, as the user would type it here: `segql` when that is
+    the one on PATH, else its path (relative when under the current folder)."""
+    path = sys.argv[0] if sys.argv and os.path.basename(sys.argv[0]) == "segql" else "segql"
+    on_path = shutil.which("segql")
+    if on_path and os.path.exists(path) and os.path.samefile(on_path, path):
+        return "segql"
+    if os.path.isabs(path):
+        relative = os.path.relpath(path)
+        if not relative.startswith(".."):
+            path = relative if os.path.dirname(relative) else "./" + relative
+    return shlex.quote(path)

@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from segql import api
-from segql.cli.common import EXIT_CODES_HELP, EXIT_FAILURE, guarded
+from segql.cli.common import EXIT_CODES_HELP, EXIT_FAILURE, INDEX_HELP, guarded
 from segql.contract.contact import MAX_EVENTS, MAX_VISITS
 from segql.errors import InputError
 from segql.indexer.apply import Indexer
@@ -123,7 +123,7 @@ class _Stop:
                + EXIT_CODES_HELP + " Rejected records are counted, written to --rejects "
                "and make the exit code 4 (also with --dry-run).")
 @click.argument("files", nargs=-1, required=True)
-@click.option("--index", help="Contact index (default: $SEGQL_INDEX or segql-contacts).")
+@click.option("--index", help=INDEX_HELP)
 @click.option("--rejects", "rejects_path", default="rejects.jsonl", show_default=True,
               help="Where malformed records go, each with its file, line number and reason.")
 @click.option("--dry-run", is_flag=True, help="Validate the records; write nothing.")
@@ -181,7 +181,8 @@ def index(files: tuple[str, ...], index: str | None, rejects_path: str, dry_run:
     previous = {signum: signal.signal(signum, stop.handle)
                 for signum in (signal.SIGTERM, signal.SIGINT)}
     try:
-        indexer = Indexer(connect(), index or api.index_name(), max_wait=max_wait,
+        es = connect()
+        indexer = Indexer(es, api.contact_index(es, index, must_exist=False), max_wait=max_wait,
                           max_events=max_events, max_visits=max_visits)
         run = Run(indexer, rejects,
                   RunOptions(batch_size=batch_size, rate=rate, follow=follow,

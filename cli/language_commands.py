@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -11,6 +12,7 @@ import click
 
 from segql.cli.common import (
     EXIT_CODES_HELP,
+    INDEX_HELP,
     fail,
     guarded,
     make_context,
@@ -18,6 +20,7 @@ from segql.cli.common import (
     resolve_context,
     segment_options,
 )
+from segql.compiler.catalog import read_catalog
 from segql.compiler.check import check
 from segql.errors import SegmentError
 from segql.grammar.ast import Expr
@@ -32,6 +35,9 @@ EXPR_HELP = "EXPR is the segment's text, `-` to read it from stdin, or @FILE."
 _CATALOG_CODES = frozenset({"E_UNKNOWN_FIELD", "E_UNKNOWN_EVENT", "E_UNKNOWN_PROPERTY",
                             "E_UNKNOWN_SEGMENT", "E_SEGMENT_CYCLE", "E_SEGMENT_INVALID"})
 _UNCHECKED = "the segment's syntax is fine, but its names and types could not be checked: "
+#: What `check` says on stderr when it has no account (and no --catalog) to check against.
+NO_ACCOUNT_NOTE = ("note: no --account: checked against the standard fields only (give "
+                   "--account A to check against A's catalog and saved segments)")
 
 
 @click.command(name="check", epilog=EXPR_HELP + " " + EXIT_CODES_HELP)
@@ -41,22 +47,36 @@ _UNCHECKED = "the segment's syntax is fine, but its names and types could not be
               help='Print {"valid": ..., "errors": [...]} (errors with positions) on stdout.')
 @click.option("--catalog", "catalog_file", type=click.Path(dir_okay=False),
               help="A declared catalog (JSON) to check against instead of the cluster's.")
-@click.option("--index", help="Contact index (default: $SEGQL_INDEX or segql-contacts).")
+@click.option("--index", help=INDEX_HELP)
 @guarded
-def check_command(expr: str, account: str, now: datetime | None, timezone: ZoneInfo,
+def check_command(expr: str, account: str | None, now: datetime | None, timezone: ZoneInfo,
                   as_json: bool, catalog_file: str | None, index: str | None) -> None:
     """Parse and check a segment against the account's catalog (from --catalog, else from
     the cluster): exit 0 when valid. Problems that no catalog can change (syntax, a
     missing value, a value of the wrong kind for a standard field...) are reported
-    without asking the cluster; names and types are checked once they are fixed."""
+    without asking the cluster; names and types are checked once they are fixed. Without
+    --account (and --catalog), the segment is checked against the standard fields only,
+    without contacting a cluster, and stderr says so."""
     text = read_expression(expr)
-    expression = parse(text) if catalog_file else check_offline(text, account, now, timezone)
-    try:
-        ctx = resolve_context(account, now, timezone, catalog_file, index)
-    except Exception as error:
-        if cluster_failure(error) is None:
-            raise
-        fail(error, prefix=_UNCHECKED)
+    if account is None:
+        if index is not None:
+            raise click.UsageError("--index needs --account: the catalog a segment is "
+                                   "checked against is an account's")
+        expression = parse(text)
+        ctx = make_context("", now, timezone)
+        if catalog_file:
+            ctx = replace(ctx, catalog=read_catalog(catalog_file))
+        else:
+            click.echo(NO_ACCOUNT_NOTE, err=True)
+    else:
+        expression = (parse(text) if catalog_file
+                      else check_offline(text, account, now, timezone))
+        try:
+            ctx = resolve_context(account, now, timezone, catalog_file, index)
+        except Exception as error:
+            if cluster_failure(error) is None:
+                raise
+            fail(error, prefix=_UNCHECKED)
     check(expression, ctx, text)
     click.echo(json.dumps({"valid": True, "errors": []}) if as_json else "ok")
 

@@ -17,11 +17,13 @@ from segql.api.segment_files import read_segments, segment_text
 from segql.cli.common import (
     EXIT_CODES_HELP,
     EXIT_INTERNAL,
+    INDEX_HELP,
     guarded,
     make_context,
     read_expression,
     resolve_context,
     segment_options,
+    warn_if_unknown,
 )
 from segql.cli.language_commands import check_offline
 from segql.compiler.catalog import learn, read_catalog
@@ -38,8 +40,7 @@ if TYPE_CHECKING:
 EXPR_HELP = "EXPR is the segment's text, `-` to read it from stdin, or @FILE."
 
 
-INDEX_OPTION = click.option(
-    "--index", help="Contact index (default: $SEGQL_INDEX or segql-contacts).")
+INDEX_OPTION = click.option("--index", help=INDEX_HELP)
 CATALOG_OPTION = click.option(
     "--catalog", "catalog_file", type=click.Path(dir_okay=False),
     help="A declared catalog (JSON, see docs/catalog.md) to type the segment with.",
@@ -105,6 +106,7 @@ def count(expr: str | None, saved: str | None, account: str, now: datetime | Non
     request)."""
     text = _given_text(expr, saved, account, now, timezone)
     es = connect()
+    index = api.contact_index(es, index)
     ctx = api.context(es, account, index=index, now=now, timezone=timezone)
     result = api.count(es, _segment_text(text, saved, ctx), ctx, index, channels=channels)
     if verbose:
@@ -114,6 +116,8 @@ def count(expr: str | None, saved: str | None, account: str, now: datetime | Non
         click.echo(result.count)
     else:
         click.echo(json.dumps({"total": result.count, **result.reachable}))
+    if result.count == 0:
+        warn_if_unknown(es, account, index)
 
 
 @click.command(epilog=SEGMENT_HELP)
@@ -141,6 +145,7 @@ def export(expr: str | None, saved: str | None, account: str, now: datetime | No
     contacts, without_address) goes to stderr at the end."""
     given = _given_text(expr, saved, account, now, timezone)
     es = connect()
+    index = api.contact_index(es, index)
     ctx = api.context(es, account, index=index, now=now, timezone=timezone)
     text = _segment_text(given, saved, ctx)
     with api.export(es, text, ctx, channel=channel, index=index, slices=slices) as rows:
@@ -153,6 +158,8 @@ def export(expr: str | None, saved: str | None, account: str, now: datetime | No
             progress.render_finish()
     click.echo(json.dumps({"exported": rows.exported, "contacts": rows.contacts,
                            "without_address": rows.without_address}), err=True)
+    if rows.contacts == 0:
+        warn_if_unknown(es, account, index)
 
 
 def _write(rows: api.Export, fmt: str, with_address: bool, output: TextIO,
@@ -197,6 +204,7 @@ def explain(expr: str | None, saved: str | None, contact_id: str, account: str,
     code is 3."""
     text = _given_text(expr, saved, account, now, timezone)
     es = connect()
+    index = api.contact_index(es, index)
     ctx = api.context(es, account, index=index, now=now, timezone=timezone)
     tree = api.explain(es, _segment_text(text, saved, ctx), ctx, contact_id, index=index)
     wrong = list(tree.disagreements())

@@ -10,7 +10,13 @@ from zoneinfo import ZoneInfo
 import click
 
 from segql import api
-from segql.cli.common import EXIT_CODES_HELP, guarded, read_expression, segment_options
+from segql.cli.common import (
+    EXIT_CODES_HELP,
+    guarded,
+    read_expression,
+    segment_options,
+    warn_if_unknown,
+)
 from segql.cli.language_commands import check_offline
 from segql.cli.query_commands import EXPR_HELP, INDEX_OPTION
 from segql.errors import SegmentError
@@ -40,9 +46,11 @@ def create(name: str, expr: str, description: str | None, account: str,
     text = read_expression(expr)
     check_offline(text, account, now, timezone)  # before any cluster is asked
     es = connect()
+    index = api.contact_index(es, index)
     ctx = api.context(es, account, index=index, now=now, timezone=timezone)
     saved = api.segment_store(es, index).create(ctx, name, text, description)
     click.echo(f"created segment {saved.name!r}")
+    warn_if_unknown(es, account, index)
 
 
 @segment.command(epilog=EPILOG)
@@ -62,6 +70,7 @@ def edit(name: str, expr: str | None, description: str | None, account: str,
     if text is not None:
         check_offline(text, account, now, timezone)
     es = connect()
+    index = api.contact_index(es, index)
     ctx = api.context(es, account, index=index, now=now, timezone=timezone)
     saved = api.segment_store(es, index).edit(ctx, name, expression=text,
                                               description=description)
@@ -77,6 +86,7 @@ def delete(name: str, account: str, now: datetime | None, timezone: ZoneInfo,
            index: str | None) -> None:
     """Delete a segment; refused while other segments refer to it (they are listed)."""
     es = connect()
+    index = api.contact_index(es, index)
     ctx = api.context(es, account, index=index, now=now, timezone=timezone)
     api.segment_store(es, index).delete(ctx, name)
     click.echo(f"deleted segment {name!r}")
@@ -96,6 +106,7 @@ def show(name: str, page: int, size: int, as_json: bool, account: str,
          now: datetime | None, timezone: ZoneInfo, index: str | None) -> None:
     """A segment's definition, its live count and one page of its members' ids."""
     es = connect()
+    index = api.contact_index(es, index)
     ctx = api.context(es, account, index=index, now=now, timezone=timezone)
     saved = api.segment_store(es, index).get(account, name)
     found = api.members(es, saved.expression, ctx, index=index, page=page, size=size)
@@ -128,8 +139,11 @@ def list_segments(search: str | None, as_json: bool, account: str, now: datetime
     """The account's segments with their description and live count (one request for
     all the counts); a segment that no longer checks shows its error instead."""
     es = connect()
+    index = api.contact_index(es, index)
     ctx = api.context(es, account, index=index, now=now, timezone=timezone)
     saved = api.segment_store(es, index).list(account, search)
+    if not saved:
+        warn_if_unknown(es, account, index)
     counts = api.count_many(es, [s.expression for s in saved], ctx, index)
     rows: list[dict[str, Any]] = [{"name": s.name, "description": s.description,
                                    "expression": s.expression,

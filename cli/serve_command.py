@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from segql.cli.common import EXIT_CODES_HELP, guarded
+from segql.cli.common import EXIT_CODES_HELP, INDEX_HELP, guarded
 
 
 @click.command(epilog=EXIT_CODES_HELP)
@@ -12,7 +12,7 @@ from segql.cli.common import EXIT_CODES_HELP, guarded
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Worker processes.")
-@click.option("--index", help="The contact index (default $SEGQL_INDEX or segql-contacts).")
+@click.option("--index", help=INDEX_HELP + " Checked once, at startup.")
 @click.option("--no-auth", is_flag=True,
               help="Serve without tokens: only on a loopback address, for local use.")
 @guarded

@@ -10,18 +10,23 @@ from typing import Any, TypeVar, cast
 import click
 
 from segql import api
-from segql.cli.common import EXIT_CODES_HELP, check_account, guarded
+from segql.cli.common import EXIT_CODES_HELP, INDEX_HELP, check_account, guarded, warn_if_unknown
 from segql.stores.connection import connect
 from segql.stores.tokens import SCOPES, Scope, TokenStore, token_index_name
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_INDEX_HELP = ("Contact index (default: $SEGQL_INDEX or segql-contacts); the tokens are "
-               "stored in `<index>-tokens`.")
+_INDEX_HELP = INDEX_HELP + " The tokens are stored in `<index>-tokens`."
 
 
-def _store(index: str | None) -> TokenStore:
-    return TokenStore(connect(), token_index_name(index or api.index_name()))
+def _store(index: str | None, account: str | None = None) -> TokenStore:
+    """The token store beside the contact index (checked by name; the contact index need
+    not exist yet); with `account`, warn first if it is unknown there."""
+    es = connect()
+    target = api.contact_index(es, index, must_exist=False)
+    if account is not None:
+        warn_if_unknown(es, account, target)
+    return TokenStore(es, token_index_name(target))
 
 
 def _account_option(required: bool, text: str) -> Callable[[F], F]:
@@ -50,7 +55,7 @@ def token() -> None:
 @guarded
 def create(account: str, scope: str, label: str | None, index: str | None) -> None:
     """Create a token and print its secret once: it can't be shown again."""
-    saved, secret = _store(index).create(account, cast(Scope, scope), label=label)
+    saved, secret = _store(index, account).create(account, cast(Scope, scope), label=label)
     click.echo(secret)
     click.echo(f"created token {saved.id} (account {saved.account!r}, scope {saved.scope}); "
                "store the secret now: it is not shown again", err=True)

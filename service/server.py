@@ -7,6 +7,7 @@ import ipaddress
 import os
 import secrets
 import socket
+import sys
 
 import uvicorn
 from fastapi import FastAPI
@@ -43,10 +44,16 @@ def serve(host: str, port: int, *, workers: int = 1, no_auth: bool = False,
     if no_auth and not loopback(host):
         raise InputError(f"--no-auth serves anyone who can connect: only on a loopback "
                          f"address (127.0.0.1, ::1), not {host!r}")
-    if index:
-        os.environ[INDEX_ENV] = index
+    es = connect()
+    # one contact index, checked once, for every worker (they read it from the environment);
+    # it may not exist yet: records sent to the service create it
+    target = api.contact_index(es, index, must_exist=False)
+    os.environ[INDEX_ENV] = target
+    if not es.indices.exists(index=target):
+        print(f"warning: no contact index `{target}` on {api.cluster_url(es)} yet: counts "
+              f"and exports fail until records are loaded (`segql index FILE --index "
+              f"{target}`, or POST /v1/accounts/ACCOUNT/records)", file=sys.stderr)
     if not no_auth:
-        es = connect()
         settings = Settings(es=es, index=api.index_name())
         if not tokens_of(settings).has_tokens():
             raise InputError("no API token exists: create one with `segql token create "

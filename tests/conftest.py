@@ -10,12 +10,32 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from elasticsearch import Elasticsearch
 
 from segql.localnode import LocalNode, LocalNodeError, free_port
 from segql.stores.connection import connect
+from segql.userconfig import CONFIG_ENV
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_user_config(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The developer's own configuration file (`segql demo` writes one) never reaches a
+    test: `$SEGQL_CONFIG` names a file that does not exist, for this process and every
+    subprocess (they inherit the environment). A test that wants a file writes one and
+    sets `$SEGQL_CONFIG` itself."""
+    path = tmp_path_factory.mktemp("userconfig") / "absent.toml"
+    previous = os.environ.get(CONFIG_ENV)
+    os.environ[CONFIG_ENV] = str(path)
+    try:
+        yield path
+    finally:
+        if previous is None:
+            os.environ.pop(CONFIG_ENV, None)
+        else:
+            os.environ[CONFIG_ENV] = previous
 
 
 @pytest.fixture(scope="session")

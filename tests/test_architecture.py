@@ -22,6 +22,8 @@ ALLOWED: dict[str, set[str]] = {
     "segql.errors": set(),
     "segql.values": set(),
     "segql.data": set(),
+    # the per-user configuration file: read by the api (the contact index)
+    "segql.userconfig": {"segql.errors"},
     "segql.grammar": _BASE,
     "segql.contract": _BASE,
     "segql.localnode": _BASE,
@@ -34,7 +36,8 @@ ALLOWED: dict[str, set[str]] = {
     # other builders' JSON (react-querybuilder, jQuery QueryBuilder) ⇄ segql's JSON form
     "segql.interop": _BASE | {"segql.grammar", "segql.compiler"},
     "segql.api": _BASE | {"segql.grammar", "segql.contract", "segql.compiler",
-                          "segql.stores", "segql.indexer", "segql.interop"},
+                          "segql.stores", "segql.indexer", "segql.interop",
+                          "segql.userconfig"},
     # the package root re-exports the API
     "segql": _BASE | {"segql.api", "segql.compiler", "segql.stores"},
     "segql.cli": {"segql.*"},

@@ -15,7 +15,7 @@ from segql import api
 from segql.cli.main import cli
 from segql.compiler.context import Context
 from segql.compiler.evaluator import matching_ids
-from segql.indexer.loader import load
+from segql.indexer.loader import ensure_index, load
 from segql.indexer.records import fold_records
 
 pytestmark = pytest.mark.es
@@ -73,10 +73,11 @@ def test_cli_count_verbose(es_url: str, loaded: tuple[str, list[str]]) -> None:
     assert '"prefix"' in result.stderr and "took:" in result.stderr
 
 
-def test_cli_errors_have_exit_codes(es_url: str, index_name: str) -> None:
+def test_cli_errors_have_exit_codes(es_url: str, es: Elasticsearch, index_name: str) -> None:
     runner = CliRunner()
-    bad = runner.invoke(cli, ["count", 'city starts_with ""', "--account", "acme"],
-                        env={"ELASTICSEARCH_URL": es_url})
+    ensure_index(es, index_name)  # an existing contact index: the segment is what's wrong
+    bad = runner.invoke(cli, ["count", 'city starts_with ""', "--account", "acme",
+                              "--index", index_name], env={"ELASTICSEARCH_URL": es_url})
     assert bad.exit_code == 2
     assert "E_EMPTY_OPERAND" in bad.stderr and "^" in bad.stderr
     down = runner.invoke(cli, ["count", "city has_value", "--account", "acme"],
