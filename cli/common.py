@@ -207,9 +207,16 @@ def resolve_context(account: str, now: datetime | None, timezone: ZoneInfo,
 def warn_if_unknown(es: Elasticsearch, account: str, index: str) -> None:
     """Warn on stderr when the account has no contacts and no catalog in the index (a
     misspelt account: accounts are case-sensitive). One cheap request; commands ask only
-    when their answer came back empty (or when they have no answer to look at)."""
+    when their answer came back empty (or when they have no answer to look at). The
+    warning is advice: when the cluster can't answer the probe, the command's own result
+    stands and nothing is said."""
     from segql import api
 
-    warning = api.account_known(es, account, index).warning()
+    try:
+        warning = api.account_known(es, account, index).warning()
+    except Exception as error:
+        if cluster_failure(error) is None:
+            raise
+        return
     if warning:
         click.echo(f"warning: {warning}", err=True)

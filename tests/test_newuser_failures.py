@@ -21,6 +21,7 @@ from elasticsearch import Elasticsearch
 from fake_cluster import answering, tls_port
 
 from segql.cli.main import cli
+from segql.stores.mapping import index_body
 from service import SEGQL
 
 pytestmark = pytest.mark.es
@@ -114,8 +115,8 @@ def test_a_nonexistent_index(es_url: str, indices: str) -> None:
     result = segql("count", "city has_value", "-a", A, "--index", indices, url=es_url)
     assert result.returncode == 1
     assert clean(result).strip() == (
-        f"error: no index `{indices}` on Elasticsearch at {es_url}: load contacts with "
-        "`segql index` or choose another --index")
+        f"error: no contact index `{indices}` on {es_url}: load contacts with "
+        f"`segql index FILE --index {indices}`")
 
 
 def test_an_index_that_is_not_a_contact_index(es: Elasticsearch, es_url: str,
@@ -220,15 +221,19 @@ def test_export_into_head_ends_quietly(es_url: str, indices: str, tmp_path: Path
 
 @pytest.mark.parametrize("args", [["fmt", "city has_value"], ["json-schema"],
                                   ["segment", "list", "-a", A, "--json"]])
-def test_any_command_with_a_closed_stdout_ends_quietly(args: list[str], es_url: str) -> None:
+def test_any_command_with_a_closed_stdout_ends_quietly(args: list[str], es: Elasticsearch,
+                                                      es_url: str, indices: str) -> None:
     """stdout closed before the command writes: exit 141, nothing on stderr."""
+    es.indices.create(index=indices, **index_body())  # with a contact: a known account
+    es.index(index=indices, id=f"{A}:c1", routing=A, refresh=True,
+             document={"account": A, "contact_id": "c1"})
     read, write = os.pipe()
     os.close(read)
     try:
         result = subprocess.run([SEGQL, *args], stdout=write, stderr=subprocess.PIPE,
                                 text=True, timeout=60, check=False,
                                 env={**os.environ, "ELASTICSEARCH_URL": es_url,
-                                     "SEGQL_INDEX": f"segql-test-{uuid.uuid4().hex[:12]}"})
+                                     "SEGQL_INDEX": indices})
     finally:
         os.close(write)
     assert (result.returncode, result.stderr) == (141, "")
