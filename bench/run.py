@@ -16,11 +16,9 @@ import argparse
 import json
 import os
 import platform
-import random
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -31,6 +29,10 @@ from typing import Any
 
 import psutil
 from elasticsearch import Elasticsearch, helpers
+from freshness import WHAT as FRESHNESS_WHAT
+from freshness import pct
+from freshness import step as freshness_step
+from freshness import sweep as freshness_sweep
 from suite import ACCOUNT, EXPORT_CANDIDATES, NOW, SAVED, SEGMENTS, naive_bodies
 
 from segql import api, sample
@@ -47,11 +49,6 @@ LAST_CPU_S = [0.0]
 
 def log(message: str) -> None:
     print(f"[{datetime.now(UTC):%H:%M:%S}] {message}", file=sys.stderr, flush=True)
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def stats(values: list[float]) -> dict[str, float]:
@@ -418,95 +415,6 @@ def export_figure(es: Elasticsearch, ctx: Any, index: str, contacts: int, env: d
     return out
 
 
-def freshness(es: Elasticsearch, ctx: Any, index: str, env: dict[str, str],
-              seconds: float, rate: int, spread: int) -> dict[str, Any]:
-    """A sustained event stream appended to a file under `segql index --follow`; probes
-    (events with a unique property) are timed from their write until api.count sees them.
-    The events go to contacts drawn at random (seeded) from the first `spread` ids."""
-    picker = random.Random(SEED)
-    contacts = [f"c{picker.randint(1, spread):06d}" for _ in range(10_000)]
-    with tempfile.NamedTemporaryFile("w", dir=CACHE, prefix="follow-", suffix=".jsonl",
-                                     delete=False) as first:
-        path = Path(first.name)
-    rejects = CACHE / "rejects-follow.jsonl"
-    proc = subprocess.Popen([SEGQL, "index", str(path), "--index", index, "--follow",
-                             "--rejects", str(rejects), "--batch-size", "5000"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    pending: list[tuple[str, float]] = []
-    latencies: list[float] = []
-    lock = threading.Lock()
-    done = threading.Event()
-    stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
-
-    def record(i: int, device: str) -> str:
-        return json.dumps({"type": "event", "account": ctx.account,
-                           "contact": contacts[i % len(contacts)], "id": f"f{stamp}-{i}",
-                           "name": "Login", "ts": "2026-10-31T12:00:00Z",
-                           "props": {"device": device}}) + "\n"
-
-    def poll() -> None:
-        while not done.is_set() or pending:
-            with lock:
-                head = pending[0] if pending else None
-            if head is None:
-                time.sleep(0.01)
-                continue
-            text = f'event Login where (device = "{head[0]}") occurred'
-            if api.count(es, text, ctx, index).count >= 1:
-                seen = time.perf_counter()
-                with lock:
-                    pending.pop(0)
-                latencies.append(seen - head[1])
-            else:
-                time.sleep(0.01)
-            if done.is_set() and time.perf_counter() - done_at[0] > 30:
-                break
-
-    done_at = [0.0]
-    poller = threading.Thread(target=poll)
-    poller.start()
-    written = 0
-    start = time.perf_counter()
-    probe_every = 0.25
-    next_probe = start
-    try:
-        with path.open("a", encoding="utf-8") as out:
-            while (now := time.perf_counter()) - start < seconds:
-                due = int((now - start) * rate) - written
-                if due > 0:
-                    out.write("".join(record(written + k, "web") for k in range(due)))
-                    written += due
-                if now >= next_probe:
-                    probe = f"probe-{stamp}-{len(latencies) + len(pending)}"
-                    out.write(record(10**9 + written, probe))
-                    out.flush()
-                    with lock:
-                        pending.append((probe, time.perf_counter()))
-                    written += 1
-                    next_probe += probe_every
-                out.flush()
-                time.sleep(0.005)
-        achieved = written / (time.perf_counter() - start)
-        done_at[0] = time.perf_counter()
-        done.set()
-        poller.join()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=60)
-        path.unlink(missing_ok=True)
-    return {
-        "what": "events appended to a plain file under `segql index --follow`; every 0.25 s "
-                "a probe event with a unique property; latency = its write (flushed) until "
-                "api.count(event Login where device = probe) >= 1",
-        "duration_s": seconds, "target_rate": rate, "achieved_events_per_s": round(achieved),
-        "contacts_drawn_from": spread,
-        "probes": len(latencies) + len(pending), "probes_unseen": len(pending),
-        "latency_s": {k: round(v, 3) for k, v in stats(latencies).items()}
-        if latencies else None,
-        "target_p99_s": 2.0,
-    }
-
-
 # --- main ------------------------------------------------------------------------------
 
 
@@ -564,16 +472,38 @@ def run_size(es: Elasticsearch, args: argparse.Namespace, contacts_wanted: int,
     contacts = int(es.count(index=index, query={"term": {"account": ACCOUNT}})["count"])
     figures["export"] = export_figure(es, ctx, index, contacts, env, args.export_reps)
     save()
+
+    def follow(seconds: float, rate: int, spread: int) -> dict[str, Any]:
+        return freshness_step(es, ctx, index, env=env, segql=SEGQL, folder=CACHE,
+                              seconds=seconds, rate=rate, spread=spread,
+                              timeout=args.freshness_timeout, seed=SEED, log=log)
+
     if args.freshness_seconds > 0:
         # the figure: events for any of the account's contacts; then a hot set where every
         # event rewrites one of 1,000 contacts (each gets ~1 event/s)
         for name, spread in (("freshness", contacts), ("freshness_hot_1000", 1000)):
-            figures[name] = freshness(es, ctx, index, env, args.freshness_seconds,
-                                      args.rate, spread)
-            log(f"{name}: {figures[name]['latency_s']}")
+            figures[name] = {"what": FRESHNESS_WHAT,
+                             **follow(args.freshness_seconds, args.rate, spread)}
             save()
+    if args.freshness_sweep:
+        figures["freshness_sweep"] = freshness_sweep(
+            args.freshness_sweep, lambda rate: follow(args.sweep_seconds, rate, contacts),
+            every=args.sweep_all)
+        log(f"freshness sweep: highest sustainable rate "
+            f"{figures['freshness_sweep']['highest_sustainable_rate']}/s")
+        save()
     save()
     log(f"wrote {target} in {results['run_seconds']}s")
+
+
+def _rates(text: str) -> list[int]:
+    try:
+        rates = sorted({int(part) for part in text.split(",") if part.strip()})
+    except ValueError:
+        raise argparse.ArgumentTypeError("comma-separated whole numbers") from None
+    if any(rate <= 0 for rate in rates):
+        raise argparse.ArgumentTypeError("rates must be positive")
+    return rates
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -587,6 +517,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--freshness-seconds", type=float, default=30.0,
                         help="0 skips the freshness figure")
     parser.add_argument("--rate", type=int, default=1000, help="freshness: events/s")
+    parser.add_argument("--freshness-timeout", type=float, default=30.0,
+                        help="seconds after which a probe not yet counted is unseen (a "
+                             "failure, counted at this value in the percentiles)")
+    parser.add_argument("--freshness-sweep", type=_rates, default=[],
+                        help="event rates (per second, comma-separated, e.g. "
+                             "250,500,1000,2000,4000): one step each, lowest first, to find "
+                             "the highest sustainable one; empty: no sweep")
+    parser.add_argument("--sweep-seconds", type=float, default=60.0,
+                        help="seconds of writing per sweep step")
+    parser.add_argument("--sweep-all", action="store_true",
+                        help="run every sweep step, even after one that is not sustainable")
     parser.add_argument("--skip-load", action="store_true",
                         help="reuse the index loaded by an earlier run")
     args = parser.parse_args(argv)

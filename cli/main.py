@@ -15,6 +15,7 @@ from segql.cli.es_commands import es
 from segql.cli.index_commands import index
 from segql.cli.language_commands import COMMANDS as LANGUAGE_COMMANDS
 from segql.cli.query_commands import compile, count, evaluate, explain, export
+from segql.cli.reindex_command import reindex
 from segql.cli.saved_segment_commands import segment
 from segql.cli.serve_command import serve
 from segql.cli.token_commands import token
@@ -54,7 +55,7 @@ def cli() -> None:
     """
 
 
-for command in (es, demo, index, catalog, *LANGUAGE_COMMANDS, compile, count, export,
+for command in (es, demo, index, reindex, catalog, *LANGUAGE_COMMANDS, compile, count, export,
                 explain, evaluate, segment, serve):
     cli.add_command(command)
 cli.add_command(token)

@@ -67,7 +67,9 @@ def ensure_index(es: Elasticsearch, index: str) -> bool:
     body = index_body()
     if es.indices.exists(index=index):
         properties = body["mappings"]["properties"]
-        mapped = es.indices.get_mapping(index=index)[index]["mappings"]["properties"]
+        # keyed by the concrete index: `index` may be an alias of it (`segql reindex`)
+        (found,) = es.indices.get_mapping(index=index).values()
+        mapped = found["mappings"]["properties"]
         missing = {name: properties[name] for name in properties if name not in mapped}
         if missing:  # an index from before them (putting needs `manage`: only then)
             es.indices.put_mapping(index=index, properties=missing)

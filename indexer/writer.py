@@ -12,6 +12,10 @@ Each contact that changed is written once:
   seconds of continuous failure (the node may be restarting); then the run fails.
 * A document Elasticsearch refuses for good (a 4xx other than 409) sends that contact's
   records of the batch to the rejects, with Elasticsearch's reason; the stream goes on.
+* A write refused because the index is blocked for writes (`segql reindex` blocks the old
+  index while it switches to the new one) is not a refusal: the contact is read again and
+  written again after a pause, for as long as `max_wait` seconds of continuous blocking,
+  so after the switch it is read from, and written to, the new index.
 """
 
 from __future__ import annotations
@@ -83,6 +87,12 @@ def _retryable(error: Exception) -> bool:
     return isinstance(error, TransportError)
 
 
+def _blocked(answer: dict[str, Any]) -> bool:
+    """Whether a bulk item was refused by an index block (e.g. `index.blocks.write`)."""
+    error = answer.get("error")
+    return isinstance(error, dict) and error.get("type") == "cluster_block_exception"
+
+
 class BulkWriter(ABC):
     """Reads and writes the contact documents of one index (see the module doc); what a
     contact's records make of its stored state is `_fold`, the Indexer's."""
@@ -94,6 +104,8 @@ class BulkWriter(ABC):
         self.stats = Stats()
         self._failing_since: float | None = None
         self._delay = 0.0
+        #: Since when writes meet a write block (None: they don't).
+        self._blocked_since: float | None = None
 
     # -- retries ---------------------------------------------------------------------
 
@@ -130,13 +142,19 @@ class BulkWriter(ABC):
         """Fold and write every group; contacts written by someone else in between are
         read again and folded again, up to MAX_CONFLICT_ATTEMPTS times."""
         pending = list(groups)
-        for attempt in range(MAX_CONFLICT_ATTEMPTS):
+        attempt, read = 0, False
+        while attempt < MAX_CONFLICT_ATTEMPTS:
             if not pending:
                 return
-            if attempt:
-                self.stats.retried += len(pending)
-                time.sleep(random.uniform(0, 0.02 * attempt))
-            stored = {} if absent and not attempt else self.call(self._read, pending)
+            if self._blocked_since is not None:
+                self._wait_unblocked()  # not an attempt: nobody else wrote these contacts
+            else:
+                if attempt:
+                    self.stats.retried += len(pending)
+                    time.sleep(random.uniform(0, 0.02 * attempt))
+                attempt += 1
+            first, read = not read, True
+            stored = {} if absent and first else self.call(self._read, pending)
             pending = self._write((self._fold(key, stored.get(key), groups[key])
                                    for key in pending), result)
         raise IndexerError(f"{len(pending)} contacts kept changing under "
@@ -145,6 +163,17 @@ class BulkWriter(ABC):
     @abstractmethod
     def _fold(self, key: Key, stored: Stored | None, lines: list[Line]) -> Outcome:
         """Apply one contact's records to its stored state: the Indexer's (`apply.py`)."""
+
+    def _wait_unblocked(self) -> None:
+        """Pause before writing again to an index blocked for writes; fail once it stayed
+        blocked for `max_wait` seconds."""
+        assert self._blocked_since is not None
+        if time.monotonic() - self._blocked_since > self.max_wait:
+            raise IndexerError(f"the contact index stayed blocked for writes for "
+                               f"{self.max_wait:.0f}s, giving up (is a segql reindex "
+                               "stopped half-way? run it again to finish it)")
+        self.stats.retried += 1
+        time.sleep(random.uniform(0.2, 0.5))
 
     def _read(self, keys: list[Key]) -> dict[Key, Stored]:
         stored: dict[Key, Stored] = {}
@@ -164,8 +193,10 @@ class BulkWriter(ABC):
         folded; commit those done, return the keys to try again."""
         retry: list[Key] = []
         in_flight: deque[tuple[list[Outcome], Future[Any]]] = deque()
+        blocked = False
 
         def settle() -> None:
+            nonlocal blocked
             chunk, reply = in_flight.popleft()
             for outcome, item in zip(chunk, reply.result()["items"], strict=True):
                 _, answer = next(iter(item.items()))
@@ -174,6 +205,9 @@ class BulkWriter(ABC):
                     self._commit(outcome, result)
                 elif status in (404, 409, 429) or status >= 500:
                     retry.append(outcome.key)  # read again, apply again, write again
+                elif _blocked(answer):
+                    blocked = True
+                    retry.append(outcome.key)
                 else:
                     self._refused(outcome, answer.get("error"), result)
 
@@ -186,6 +220,10 @@ class BulkWriter(ABC):
                                                      operations=cast(Any, body))))
             while in_flight:
                 settle()
+        if not blocked:
+            self._blocked_since = None
+        elif self._blocked_since is None:
+            self._blocked_since = time.monotonic()
         return retry
 
     def _to_send(self, outcomes: Iterable[Outcome], result: BatchResult

@@ -30,6 +30,10 @@ CHECKPOINT_SUFFIX = "-checkpoints"
 FIRST_LINE_BYTES = 4096
 
 
+#: A stored document's `_seq_no` and `_primary_term` (optimistic concurrency).
+Version = tuple[int, int]
+
+
 def checkpoint_index_name(contact_index: str) -> str:
     return contact_index + CHECKPOINT_SUFFIX
 
@@ -190,6 +194,29 @@ class CheckpointStore:
             "path": os.path.abspath(path), "updated": datetime.now(UTC).isoformat(),
             **checkpoint.to_json(),
         })
+
+    # -- other progress kept beside the input checkpoints (`segql reindex`'s) -----------
+
+    def read_state(self, key: str) -> tuple[dict[str, Any], Version] | None:
+        """The state stored under `key` and its version, or None."""
+        found = self.es.options(ignore_status=404).get(index=self.index, id=key)
+        if not found.get("found"):
+            return None
+        return found["_source"]["state"], (found["_seq_no"], found["_primary_term"])
+
+    def write_state(self, key: str, state: dict[str, Any], version: Version | None
+                    ) -> Version:
+        """Store `state` under `key` if it is still at `version` (None: if there is
+        none yet); Elasticsearch's ConflictError otherwise. Its new version."""
+        self._ensure_index()
+        guard: dict[str, Any] = ({"op_type": "create"} if version is None else
+                                 {"if_seq_no": version[0], "if_primary_term": version[1]})
+        reply = self.es.index(index=self.index, id=key, refresh=False, document={
+            "path": key, "updated": datetime.now(UTC).isoformat(), "state": state}, **guard)
+        return reply["_seq_no"], reply["_primary_term"]
+
+    def delete_state(self, key: str) -> None:
+        self.es.options(ignore_status=404).delete(index=self.index, id=key)
 
     def _ensure_index(self) -> None:
         if not self._ready:

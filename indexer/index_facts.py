@@ -1,0 +1,113 @@
+"""What `segql reindex` (`reindex.py`) reads about a contact index: the concrete index
+behind its name, whether its mapping is in the current shape, its contacts per account,
+its per-shard sequence-number checkpoints, and pages of a point-in-time scan."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from elasticsearch import Elasticsearch
+
+from segql.errors import InputError, SegqlError
+from segql.indexer.writer import DERIVED
+from segql.stores.mapping import index_body
+
+KEEP_ALIVE = "5m"
+
+
+class ReindexError(SegqlError):
+    """A reindex that can't go on; nothing was switched (exit 1)."""
+
+
+# -- is an index in the current shape? ---------------------------------------------------
+
+
+def _normal(value: Any) -> Any:
+    """A mapping as Elasticsearch gives it back: booleans as strings, no `type: object`."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return {k: _normal(v) for k, v in value.items() if (k, v) != ("type", "object")}
+    if isinstance(value, list):
+        return [_normal(v) for v in value]
+    return value
+
+
+def mapping_shape(mappings: dict[str, Any]) -> dict[str, Any]:
+    """What decides a document's shape in a contact index's mappings: `_meta` (the shape
+    version marker), the dynamic templates and the static fields (not the contact fields
+    mapped on the way)."""
+    static = {name: _normal({k: v for k, v in definition.items()
+                             if not (name == "fields" and k == "properties")})
+              for name, definition in mappings.get("properties", {}).items()}
+    return {"meta": mappings.get("_meta"), "dynamic": _normal(mappings.get("dynamic")),
+            "templates": _normal(mappings.get("dynamic_templates", [])),
+            "properties": static}
+
+
+def is_current(es: Elasticsearch, index: str) -> bool:
+    (found,) = es.indices.get_mapping(index=index).values()
+    return mapping_shape(found["mappings"]) == mapping_shape(index_body()["mappings"])
+
+
+# -- reading the source ---------------------------------------------------------------
+
+
+def concrete_index(es: Elasticsearch, index: str) -> tuple[str, bool]:
+    """The concrete index behind `index`, and whether `index` is an alias of it."""
+    if es.indices.exists_alias(name=index):
+        names = list(es.indices.get_alias(name=index))
+        if len(names) != 1:
+            raise ReindexError(f"{index} is an alias of {len(names)} indices, not of one "
+                               "contact index")
+        return names[0], True
+    if not es.indices.exists(index=index):
+        raise InputError(f"there is no contact index {index}")
+    return index, False
+
+
+def account_counts(es: Elasticsearch, index: str) -> dict[str, int]:
+    """Contacts per account (composite aggregation, paged)."""
+    counts: dict[str, int] = {}
+    after: dict[str, Any] | None = None
+    while True:
+        composite: dict[str, Any] = {"size": 1000, "sources": [
+            {"account": {"terms": {"field": "account"}}}]}
+        if after:
+            composite["after"] = after
+        reply = es.search(index=index, size=0, track_total_hits=False,
+                          aggs={"a": {"composite": composite}})["aggregations"]["a"]
+        counts.update((b["key"]["account"], b["doc_count"]) for b in reply["buckets"])
+        after = reply.get("after_key")
+        if not reply["buckets"] or after is None:
+            return counts
+
+
+def local_checkpoints(es: Elasticsearch, index: str) -> dict[str, int]:
+    """Per shard, the sequence number up to which every write is processed."""
+    (found,) = es.indices.stats(index=index, level="shards")["indices"].values()
+    return {shard: next(c["seq_no"]["local_checkpoint"] for c in copies
+                        if c["routing"]["primary"])
+            for shard, copies in found["shards"].items()}
+
+
+def primary_terms(es: Elasticsearch, index: str) -> dict[str, int]:
+    """Per shard, the primary term of a concrete index (from the cluster state)."""
+    state = es.cluster.state(metric="metadata", index=index)["metadata"]["indices"][index]
+    return {shard: int(term) for shard, term in state["primary_terms"].items()}
+
+
+def scan_pages(es: Elasticsearch, pit: str, query: dict[str, Any], sort: list[Any],
+          after: list[Any] | None, size: int, source: Any = None
+          ) -> Iterator[list[dict[str, Any]]]:
+    """Pages of a point-in-time search after `after`."""
+    while True:
+        hits = es.search(pit={"id": pit, "keep_alive": KEEP_ALIVE}, query=query, sort=sort,
+                         search_after=after, size=size, track_total_hits=False,
+                         source=source if source is not None else {"excludes": DERIVED}
+                         )["hits"]["hits"]
+        if not hits:
+            return
+        yield hits
+        after = hits[-1]["sort"][:len(sort)]
