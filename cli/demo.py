@@ -58,7 +58,10 @@ def demo(index: str, port: int, export_path: str) -> None:
         click.echo("starting the local Elasticsearch node (the first run downloads it)...")
         click.echo(f"node: {LocalNode().up(port=port)}")
     es = connect()
-    es.options(ignore_status=404).indices.delete(index=f"{index},{index}-catalog")
+    # the concrete indices behind the name (after `segql reindex` it is an alias)
+    behind = es.options(ignore_status=404).indices.get(index=index, ignore_unavailable=True)
+    for name in (*behind.body, f"{index}-catalog"):
+        es.options(ignore_status=404).indices.delete(index=name)
     with open_records(sample_path()) as lines:
         summary = load(es, index, lines)
     click.echo(f"loaded {summary.records} records: {summary.contacts} contacts, "
