@@ -17,6 +17,7 @@ from segql.cli.common import (
     segment_options,
 )
 from segql.compiler.check import check
+from segql.compiler.to_es import compile_segment
 from segql.grammar.format import fmt
 from segql.grammar.jsonform import from_json, json_schema, to_json
 from segql.grammar.parser import parse
@@ -38,7 +39,7 @@ def check_command(expr: str, account: str, now: datetime | None, timezone: ZoneI
     text = read_expression(expr)
     expression = parse(text)
     ctx = resolve_context(account, now, timezone, catalog_file, index)
-    check(expression, ctx, text)
+    compile_segment(check(expression, ctx, text))  # the compiled query's limits too
     click.echo(json.dumps({"valid": True, "errors": []}) if as_json else "ok")
 
 

@@ -22,8 +22,10 @@ from segql.compiler.activities import ActivityFilter, count_facts, window_bounds
 from segql.compiler.context import Context
 from segql.compiler.dates import Bounds
 from segql.compiler.definitions import definition, parse_definition
+from segql.compiler.limits import check_expanded
 from segql.compiler.operators import Operator, names_for, normalise, resolve
 from segql.compiler.scopes import CONTACT, ActivityScope, Scope
+from segql.compiler.to_es import to_query
 from segql.errors import Diagnostic, SegmentError
 from segql.grammar import ast
 from segql.grammar.limits import MAX_CONDITIONS, MAX_DEPTH, MAX_STRING
@@ -70,6 +72,9 @@ class _Checker:
     chain: tuple[str, ...] = ()
     conditions: int = 0
     problems: list[Diagnostic] = field(default_factory=list)
+    #: Saved segments checked in this run, by folded name (shared with the checkers of
+    #: their bodies): each is checked once, however often it is referred to.
+    saved: dict[str, tree.ContactExpr | list[Diagnostic]] = field(default_factory=dict)
 
     def expr(self, node: ast.Expr, depth: int) -> tree.ContactExpr | None:
         """A condition on a contact, checked; None where a problem was reported."""
@@ -310,20 +315,25 @@ class _Checker:
             self.problems.append(_at(node, "E_SEGMENT_CYCLE",
                                      f"segments refer to each other in a cycle: {cycle}"))
             return None
-        body = None
-        try:
-            inner = _Checker(self.ctx, (*self.chain, name))
-            body = inner.expr(parse_definition(text), 0)
-            inner_problems = inner.problems
-        except SegmentError as error:
-            inner_problems = error.diagnostics
-        if inner_problems or body is None:
-            first = inner_problems[0]
+        if name.casefold() not in self.saved:
+            self.saved[name.casefold()] = self.saved_body(name, text)
+        body = self.saved[name.casefold()]
+        if isinstance(body, list):
+            first = body[0]
             code = "E_SEGMENT_CYCLE" if first.code == "E_SEGMENT_CYCLE" else "E_SEGMENT_INVALID"
             self.problems.append(_at(node, code, f"saved segment {name!r}: {first.message}",
                                      first.hint))
             return None
         return tree.SegmentRef(node, name, body)
+
+    def saved_body(self, name: str, text: str) -> tree.ContactExpr | list[Diagnostic]:
+        """A saved segment's checked body, or its problems."""
+        try:
+            inner = _Checker(self.ctx, (*self.chain, name), saved=self.saved)
+            body = inner.expr(parse_definition(text), 0)
+        except SegmentError as error:
+            return error.diagnostics
+        return inner.problems if inner.problems or body is None else body
 
 
 def check(expr: ast.Expr, ctx: Context, source: str = "") -> tree.Checked:
@@ -332,4 +342,7 @@ def check(expr: ast.Expr, ctx: Context, source: str = "") -> tree.Checked:
     checked = checker.expr(expr, 0)
     if checker.problems or checked is None:
         raise SegmentError(checker.problems, source)
-    return tree.Checked(checked, ctx, source)
+    result = tree.Checked(checked, ctx, source)
+    if checker.saved:  # the limits again, with in_segment's bodies inlined
+        check_expanded(result, to_query)
+    return result
