@@ -4,11 +4,19 @@
 A segment is given as text or as an AST (the visual builder's JSON form,
 `segql.grammar.jsonform`), checked on use; `context` loads what it is evaluated against
 from the cluster. The modules: `resolve` (index, context, checking and compiling),
-`counts` (count, count_many, members), `export` (snapshot exports), `pages` (paging by
-an opaque cursor), `explain`.
+`counts` (count, count_many with an error per segment, members), `export` (snapshot
+exports), `pages` (paging by an opaque cursor), `explain`.
 """
 
-from segql.api.counts import CountResult, Members, count, count_many, members
+from segql.api.counts import (
+    CountError,
+    CountResult,
+    Members,
+    count,
+    count_many,
+    count_queries,
+    members,
+)
 from segql.api.explain import explain
 from segql.api.export import Export, Recipient, export, export_ids, merged, snapshot_pages
 from segql.api.pages import CursorError, Page, cursor_now, page
@@ -41,6 +49,7 @@ __all__ = [
     "MAX_WINDOW",
     "SLICE_ABOVE",
     "ContactNotFoundError",
+    "CountError",
     "CountResult",
     "CursorError",
     "Export",
@@ -54,6 +63,7 @@ __all__ = [
     "context",
     "count",
     "count_many",
+    "count_queries",
     "cursor_now",
     "explain",
     "export",
