@@ -65,6 +65,14 @@ _NOTHING = object()
 T = TypeVar("T")
 
 
+class _TooDeep(Exception):
+    """Saved segments nest deeper than MAX_DEPTH expanded, through `path`: the check stops
+    there (its recursion stays bounded) and reports it at the outermost reference."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+
 @dataclass
 class _Checker:
     ctx: Context
@@ -75,6 +83,8 @@ class _Checker:
     #: Saved segments checked in this run, by folded name (shared with the checkers of
     #: their bodies): each is checked once, however often it is referred to.
     saved: dict[str, tree.ContactExpr | list[Diagnostic]] = field(default_factory=dict)
+    #: How deep the reference to the saved segment being checked stands, expanded.
+    base: int = 0
 
     def expr(self, node: ast.Expr, depth: int) -> tree.ContactExpr | None:
         """A condition on a contact, checked; None where a problem was reported."""
@@ -94,7 +104,7 @@ class _Checker:
                 return self.activity(node, depth)
             case ast.SegmentRef():
                 self.count(node)
-                return self.segment(node)
+                return self.segment(node, depth)
             case _:
                 assert_never(node)
 
@@ -122,6 +132,10 @@ class _Checker:
                 assert_never(node)
 
     def too_deep(self, node: ast.Expr, depth: int) -> bool:
+        if self.base + depth > MAX_DEPTH:  # over the limit expanded: stop recursing here
+            names = [f'"{name}"' for name in self.chain]
+            raise _TooDeep(" → ".join(names if len(names) <= 4 else [*names[:2], "…",
+                                                                       names[-1]]))
         if depth > MAX_DEPTH:
             self.problems.append(_at(node, "E_TOO_DEEP",
                                      f"nesting deeper than {MAX_DEPTH} levels"))
@@ -301,7 +315,7 @@ class _Checker:
             return None
         return bounds
 
-    def segment(self, node: ast.SegmentRef) -> tree.SegmentRef | None:
+    def segment(self, node: ast.SegmentRef, depth: int) -> tree.SegmentRef | None:
         found = definition(self.ctx, node.name)
         if found is None:
             close = difflib.get_close_matches(node.name, sorted(self.ctx.segments), n=1)
@@ -316,7 +330,17 @@ class _Checker:
                                      f"segments refer to each other in a cycle: {cycle}"))
             return None
         if name.casefold() not in self.saved:
-            self.saved[name.casefold()] = self.saved_body(name, text)
+            try:
+                self.saved[name.casefold()] = self.saved_body(name, text, depth)
+            except _TooDeep as deep:
+                if self.chain:  # up to the reference in the segment being checked
+                    raise
+                self.problems.append(_at(node, "E_TOO_DEEP", "with its saved segments "
+                                         f"expanded the segment nests more than {MAX_DEPTH} "
+                                         f"levels deep (through {deep.path})",
+                                         "refer to it nearer the top, or flatten it or the "
+                                         "segments it refers to"))
+                return None
         body = self.saved[name.casefold()]
         if isinstance(body, list):
             first = body[0]
@@ -326,10 +350,12 @@ class _Checker:
             return None
         return tree.SegmentRef(node, name, body)
 
-    def saved_body(self, name: str, text: str) -> tree.ContactExpr | list[Diagnostic]:
+    def saved_body(self, name: str, text: str,
+                   depth: int) -> tree.ContactExpr | list[Diagnostic]:
         """A saved segment's checked body, or its problems."""
         try:
-            inner = _Checker(self.ctx, (*self.chain, name), saved=self.saved)
+            inner = _Checker(self.ctx, (*self.chain, name), saved=self.saved,
+                             base=self.base + depth + 1)
             body = inner.expr(parse_definition(text), 0)
         except SegmentError as error:
             return error.diagnostics

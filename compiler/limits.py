@@ -111,7 +111,7 @@ Leaf = tree.FieldCondition | tree.ActivityCondition
 class Size:
     """A condition's size with its saved segments expanded: conditions (those in `where`
     included, references replaced by what they refer to), how deep its deepest part lies
-    (groups, `not` and `where` open a level, as the checker counts), and about how many
+    (groups, `not`, `where` and references open a level), and about how many
     bytes its query takes (each condition's query measured, wrappers at their most)."""
 
     conditions: int
@@ -152,9 +152,9 @@ class _Sizer:
                     return Size(1, level, own)
                 inside = self.size(node.filter.where, level + 1, where=True)
                 return Size(1 + inside.conditions, inside.depth, own)
-            case tree.SegmentRef():
+            case tree.SegmentRef():  # opens a level, as parentheses would
                 body = self.saved(node)
-                return Size(body.conditions, level + body.depth, body.bytes)
+                return Size(body.conditions, level + 1 + body.depth, body.bytes)
             case _:
                 assert_never(node)
 
@@ -275,7 +275,8 @@ def check_expanded(checked: tree.Checked, leaf_query: Callable[[Leaf], Query]) -
                   f"with its saved segments expanded the segment nests {size.depth} levels "
                   f"deep; the limit is {MAX_DEPTH}",
                   f'in_segment "{ref.name}" stands {level} levels deep and adds '
-                  f"{sizer.saved(ref).depth}: refer to it nearer the top, or flatten it")
+                  f"{sizer.saved(ref).depth + 1} (a reference opens a level): refer to it "
+                  "nearer the top, or flatten it or the segments it refers to")
     if size.bytes > MAX_BODY_BYTES:
         node, hint = _blame([r for r, _ in refs], lambda r: sizer.saved(r).bytes,
                             size.bytes, "bytes")
