@@ -24,7 +24,7 @@ Why these rules:
 * The limits (conditions, depth, clauses, bytes) hold for a segment with its saved
   segments expanded, so a definition is compiled on save too; and an edit that would push
   a segment referring to the edited one (directly or through others) over a limit is
-  refused, naming it (`segment_limits.py`).
+  refused, naming it (`_check_referrers`).
 * Edits and deletes are optimistic: they write only over the version they read
   (`if_seq_no`/`if_primary_term`); a caller (a UI) may pass the version it showed the user
   and gets SegmentConflictError if someone changed the segment since. Writes refresh the
