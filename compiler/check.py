@@ -132,7 +132,7 @@ class _Checker:
                 assert_never(node)
 
     def too_deep(self, node: ast.Expr, depth: int) -> bool:
-        if self.base + depth > MAX_DEPTH:  # over the limit expanded: stop recursing here
+        if self.chain and self.base + depth > MAX_DEPTH:  # expanded: stop recursing here
             names = [f'"{name}"' for name in self.chain]
             raise _TooDeep(" → ".join(names if len(names) <= 4 else [*names[:2], "…",
                                                                        names[-1]]))
