@@ -4,10 +4,10 @@
 A segment is given as text or as an AST (the visual builder's JSON form,
 `segql.grammar.jsonform`), checked on use; `context` loads what it is evaluated against
 from the cluster. The modules: `resolve` (index, context, checking and compiling),
-`counts` (count, count_many, members), `export` (snapshot exports), `pages` (paging by
-an opaque cursor), `explain`, `segment_files` (saved segments from a file, for
-offline evaluation), `contact_index` (which index, whether it can be one, whether an
-account has anything in it).
+`counts` (count, count_many with an error per segment, members), `export` (snapshot
+exports), `pages` (paging by an opaque cursor), `explain`, `segment_files` (saved
+segments from a file, for offline evaluation), `contact_index` (which index, whether it
+can be one, whether an account has anything in it).
 """
 
 from segql.api.contact_index import (
@@ -23,7 +23,15 @@ from segql.api.contact_index import (
     index_name_problem,
     index_setting,
 )
-from segql.api.counts import CountResult, Members, count, count_many, members
+from segql.api.counts import (
+    CountError,
+    CountResult,
+    Members,
+    count,
+    count_many,
+    count_queries,
+    members,
+)
 from segql.api.explain import explain
 from segql.api.export import Export, Recipient, export, export_ids, merged, snapshot_pages
 from segql.api.pages import CursorError, Page, cursor_now, page
@@ -57,6 +65,7 @@ __all__ = [
     "SLICE_ABOVE",
     "AccountCheck",
     "ContactNotFoundError",
+    "CountError",
     "CountResult",
     "CursorError",
     "Export",
@@ -75,6 +84,7 @@ __all__ = [
     "context",
     "count",
     "count_many",
+    "count_queries",
     "cursor_now",
     "explain",
     "export",

@@ -3,11 +3,11 @@ many segments in one `msearch`, and one page of members for a screen."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from elasticsearch import Elasticsearch
+from elasticsearch import ApiError, Elasticsearch
 
 from segql.api.contact_index import index_name
 from segql.api.resolve import (
@@ -16,7 +16,6 @@ from segql.api.resolve import (
     Segment,
     address_path,
     checked,
-    ok,
 )
 from segql.compiler.context import Context
 from segql.errors import InputError, SegmentError
@@ -51,22 +50,91 @@ def count(es: Elasticsearch, segment: Segment, ctx: Context, index: str | None =
                        reachable)
 
 
+@dataclass(frozen=True)
+class CountError:
+    """Why one segment of a list has no count, in plain words: it does not check (the
+    code of its first problem, e.g. E_TOO_MANY_CONDITIONS) or Elasticsearch could not
+    count it (E_TOO_COMPLEX, E_SEARCH_FAILED)."""
+
+    code: str
+    message: str
+    hint: str | None = None
+
+    @classmethod
+    def of(cls, error: SegmentError) -> CountError:
+        first = error.diagnostics[0] if error.diagnostics else None
+        return cls(first.code if first else "E_INVALID", str(error),
+                   first.hint if first else None)
+
+    @classmethod
+    def of_api(cls, error: ApiError) -> CountError:
+        """An Elasticsearch error response (a single search's) as a CountError."""
+        body = error.body if isinstance(error.body, dict) else {}
+        found = _counted({"error": body.get("error", {}), "status": error.meta.status})
+        assert isinstance(found, CountError)
+        return found
+
+    def to_json(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message,
+                **({"hint": self.hint} if self.hint else {})}
+
+
+def _causes(error: Any) -> Iterator[str]:
+    """The `type` of an Elasticsearch error and of every error under it."""
+    if isinstance(error, dict):
+        if isinstance(error.get("type"), str):
+            yield error["type"]
+        for value in error.values():
+            yield from _causes(value)
+    elif isinstance(error, list):
+        for value in error:
+            yield from _causes(value)
+
+
+def _counted(response: dict[str, Any]) -> int | CountError:
+    """One msearch response as a count, or why it is none (never Elasticsearch's own
+    words: they name internals)."""
+    status = int(response.get("status", 200))
+    if "error" in response:
+        if {"too_many_clauses", "too_many_nested_clauses"} & set(_causes(response["error"])):
+            return CountError("E_TOO_COMPLEX", "Elasticsearch refused the query: it has more "
+                              "clauses than this cluster accepts",
+                              "make the segment or the saved segments it refers to smaller")
+        if status == 429:
+            return CountError("E_SEARCH_FAILED", "Elasticsearch is too busy to count it now "
+                              "(429)", "try again in a moment")
+        return CountError("E_SEARCH_FAILED", f"Elasticsearch could not count it ({status})")
+    if response.get("timed_out") or response.get("_shards", {}).get("failed", 0):
+        return CountError("E_SEARCH_FAILED", "Elasticsearch counted only part of the index "
+                          "(a shard failed or timed out)", "try again in a moment")
+    return int(response["hits"]["total"]["value"])
+
+
 def count_many(es: Elasticsearch, segments: Sequence[Segment], ctx: Context,
-               index: str | None = None) -> list[int | SegmentError]:
-    """The count of each segment, in one `msearch`; a segment that does not check (e.g. a
-    saved one whose fields changed type since) gets its SegmentError instead."""
-    queries: list[dict[str, Any] | SegmentError] = []
+               index: str | None = None) -> list[int | CountError]:
+    """The count of each segment, in one `msearch`. A segment that does not check (e.g. a
+    saved one whose fields changed type since, or over a limit with its saved segments
+    expanded) or that Elasticsearch fails to count gets a CountError instead: one segment
+    never fails the others."""
+    queries: list[dict[str, Any] | CountError] = []
     for segment in segments:
         try:
             queries.append(checked(segment, ctx)[1]["query"])
         except SegmentError as error:
-            queries.append(error)
-    header = {"index": index or index_name(), "routing": ctx.account}
-    searches = [part for query in queries if not isinstance(query, SegmentError)
+            queries.append(CountError.of(error))
+    counts = iter(count_queries(es, [q for q in queries if not isinstance(q, CountError)],
+                                index or index_name(), ctx.account))
+    return [query if isinstance(query, CountError) else next(counts) for query in queries]
+
+
+def count_queries(es: Elasticsearch, queries: Sequence[dict[str, Any]], index: str,
+                  routing: str) -> list[int | CountError]:
+    """The count of each compiled query in one `msearch`, or its CountError."""
+    header = {"index": index, "routing": routing}
+    searches = [part for query in queries
                 for part in (header, {"size": 0, "track_total_hits": True, "query": query})]
-    responses = iter(es.msearch(searches=searches)["responses"] if searches else [])
-    return [query if isinstance(query, SegmentError) else
-            int(ok(next(responses))["hits"]["total"]["value"]) for query in queries]
+    responses = es.msearch(searches=searches)["responses"] if searches else []
+    return [_counted(response) for response in responses]
 
 
 @dataclass(frozen=True)

@@ -25,9 +25,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from segql.compiler.context import Context
-from segql.compiler.definitions import definition
+from segql.compiler.definitions import definition, segment_key
 from segql.errors import InputError
-from segql.stores.saved_segments import SegmentStoreError, check_name, segment_key
+from segql.stores.saved_segments import SegmentStoreError, check_name
 
 #: The members an entry's expression may be under (one of them).
 EXPRESSION_KEYS = ("expression", "text", "expr")

@@ -22,6 +22,7 @@ from segql.cli.common import (
 )
 from segql.compiler.catalog import read_catalog
 from segql.compiler.check import check
+from segql.compiler.to_es import compile_segment
 from segql.errors import SegmentError
 from segql.grammar.ast import Expr
 from segql.grammar.format import fmt
@@ -77,7 +78,7 @@ def check_command(expr: str, account: str | None, now: datetime | None, timezone
             if cluster_failure(error) is None:
                 raise
             fail(error, prefix=_UNCHECKED)
-    check(expression, ctx, text)
+    compile_segment(check(expression, ctx, text))  # the compiled query's limits too
     click.echo(json.dumps({"valid": True, "errors": []}) if as_json else "ok")
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import sys
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
+from elasticsearch import ApiError
 
 from segql import api
 from segql.cli.common import (
@@ -104,28 +106,44 @@ def delete(name: str, account: str, now: datetime | None, timezone: ZoneInfo,
 @guarded
 def show(name: str, page: int, size: int, as_json: bool, account: str,
          now: datetime | None, timezone: ZoneInfo, index: str | None) -> None:
-    """A segment's definition, its live count and one page of its members' ids."""
+    """A segment's definition, its live count and one page of its members' ids. A segment
+    that does not check (or that Elasticsearch fails to count) shows its definition and
+    its error instead, and exits with the error's code."""
     es = connect()
     index = api.contact_index(es, index)
     ctx = api.context(es, account, index=index, now=now, timezone=timezone)
     saved = api.segment_store(es, index).get(account, name)
-    found = api.members(es, saved.expression, ctx, index=index, page=page, size=size)
+    exit_code, found = 0, None
+    try:
+        found = api.members(es, saved.expression, ctx, index=index, page=page, size=size)
+    except SegmentError as error:
+        exit_code, problem = error.exit_code, api.CountError.of(error)
+    except ApiError as error:
+        exit_code, problem = 1, api.CountError.of_api(error)
     if as_json:
-        click.echo(json.dumps({"name": saved.name, "description": saved.description,
-                               "expression": saved.expression, "count": found.total,
-                               "page": page, "size": size, "members": found.ids},
-                              ensure_ascii=False))
-        return
-    click.echo(f"name:        {saved.name}")
-    if saved.description:
-        click.echo(f"description: {saved.description}")
-    click.echo(f"count:       {found.total}")
-    click.echo("expression:\n  " + saved.expression.replace("\n", "\n  "))
-    first = (page - 1) * size
-    click.echo(f"members {first + 1}-{first + len(found.ids)} of {found.total}:"
-               if found.ids else f"no members on page {page}")
-    for contact_id in found.ids:
-        click.echo(f"  {contact_id}")
+        shown: dict[str, Any] = {"name": saved.name, "description": saved.description,
+                                 "expression": saved.expression}
+        shown.update({"error": problem.to_json()} if found is None else
+                     {"count": found.total, "page": page, "size": size,
+                      "members": found.ids})
+        click.echo(json.dumps(shown, ensure_ascii=False))
+    else:
+        click.echo(f"name:        {saved.name}")
+        if saved.description:
+            click.echo(f"description: {saved.description}")
+        click.echo(f"count:       {found.total}" if found is not None else
+                   f"count:       error[{problem.code}]: {problem.message}")
+        click.echo("expression:\n  " + saved.expression.replace("\n", "\n  "))
+        if found is not None:
+            first = (page - 1) * size
+            click.echo(f"members {first + 1}-{first + len(found.ids)} of {found.total}:"
+                       if found.ids else f"no members on page {page}")
+            for contact_id in found.ids:
+                click.echo(f"  {contact_id}")
+        elif problem.hint:
+            click.echo(f"hint: {problem.hint}")
+    if exit_code:
+        sys.exit(exit_code)
 
 
 @segment.command(name="list", epilog=EXIT_CODES_HELP)
@@ -137,7 +155,9 @@ def show(name: str, page: int, size: int, as_json: bool, account: str,
 def list_segments(search: str | None, as_json: bool, account: str, now: datetime | None,
                   timezone: ZoneInfo, index: str | None) -> None:
     """The account's segments with their description and live count (one request for
-    all the counts); a segment that no longer checks shows its error instead."""
+    all the counts). A segment that does not check, or that Elasticsearch fails to count,
+    shows its error (code and message) instead of a count; the others are counted all the
+    same, a note on stderr says how many have none, and the exit code stays 0."""
     es = connect()
     index = api.contact_index(es, index)
     ctx = api.context(es, account, index=index, now=now, timezone=timezone)
@@ -147,13 +167,19 @@ def list_segments(search: str | None, as_json: bool, account: str, now: datetime
     counts = api.count_many(es, [s.expression for s in saved], ctx, index)
     rows: list[dict[str, Any]] = [{"name": s.name, "description": s.description,
                                    "expression": s.expression,
-                                   **({"error": str(n)} if isinstance(n, SegmentError)
+                                   **({"error": n.to_json()} if isinstance(n, api.CountError)
                                       else {"count": n})}
                                   for s, n in zip(saved, counts, strict=True)]
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False))
-        return
-    width = max((len(r["name"]) for r in rows), default=4)
-    for row in rows:
-        shown = row["count"] if "count" in row else f"invalid: {row['error']}"
-        click.echo(f"{row['name']:<{width}}  {shown:>8}  {row['description'] or ''}".rstrip())
+    else:
+        width = max((len(r["name"]) for r in rows), default=4)
+        for row in rows:
+            shown = (row["count"] if "count" in row else
+                     f"error[{row['error']['code']}]: {row['error']['message']}")
+            click.echo(f"{row['name']:<{width}}  {shown:>8}  "
+                       f"{row['description'] or ''}".rstrip())
+    failed = sum("error" in row for row in rows)
+    if failed:
+        click.echo(f"note: {failed} of {len(rows)} segments could not be counted; each "
+                   "shows its error in place of the count", err=True)

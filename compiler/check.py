@@ -22,8 +22,10 @@ from segql.compiler.activities import ActivityFilter, count_facts, window_bounds
 from segql.compiler.context import Context
 from segql.compiler.dates import Bounds
 from segql.compiler.definitions import definition, parse_definition
+from segql.compiler.limits import check_expanded
 from segql.compiler.operators import Operator, names_for, normalise, resolve
 from segql.compiler.scopes import CONTACT, ActivityScope, Scope
+from segql.compiler.to_es import to_query
 from segql.compiler.wording import (
     EXAMPLES,
     SHORT,
@@ -64,6 +66,14 @@ _NOTHING = object()
 T = TypeVar("T")
 
 
+class _TooDeep(Exception):
+    """Saved segments nest deeper than MAX_DEPTH expanded, through `path`: the check stops
+    there (its recursion stays bounded) and reports it at the outermost reference."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+
 @dataclass
 class _Checker:
     ctx: Context
@@ -71,6 +81,11 @@ class _Checker:
     chain: tuple[str, ...] = ()
     conditions: int = 0
     problems: list[Diagnostic] = field(default_factory=list)
+    #: Saved segments checked in this run, by folded name (shared with the checkers of
+    #: their bodies): each is checked once, however often it is referred to.
+    saved: dict[str, tree.ContactExpr | list[Diagnostic]] = field(default_factory=dict)
+    #: How deep the reference to the saved segment being checked stands, expanded.
+    base: int = 0
 
     def expr(self, node: ast.Expr, depth: int) -> tree.ContactExpr | None:
         """A condition on a contact, checked; None where a problem was reported."""
@@ -90,7 +105,7 @@ class _Checker:
                 return self.activity(node, depth)
             case ast.SegmentRef():
                 self.count(node)
-                return self.segment(node)
+                return self.segment(node, depth)
             case _:
                 assert_never(node)
 
@@ -118,6 +133,10 @@ class _Checker:
                 assert_never(node)
 
     def too_deep(self, node: ast.Expr, depth: int) -> bool:
+        if self.chain and self.base + depth > MAX_DEPTH:  # expanded: stop recursing here
+            names = [f'"{name}"' for name in self.chain]
+            raise _TooDeep(" → ".join(names if len(names) <= 4 else [*names[:2], "…",
+                                                                       names[-1]]))
         if depth > MAX_DEPTH:
             self.problems.append(_at(node, "E_TOO_DEEP",
                                      f"nesting deeper than {MAX_DEPTH} levels"))
@@ -320,7 +339,7 @@ class _Checker:
             return None
         return bounds
 
-    def segment(self, node: ast.SegmentRef) -> tree.SegmentRef | None:
+    def segment(self, node: ast.SegmentRef, depth: int) -> tree.SegmentRef | None:
         found = definition(self.ctx, node.name)
         if found is None:
             close = difflib.get_close_matches(node.name, sorted(self.ctx.segments), n=1)
@@ -336,15 +355,21 @@ class _Checker:
             self.problems.append(_at(node, "E_SEGMENT_CYCLE",
                                      f"segments refer to each other in a cycle: {cycle}"))
             return None
-        body = None
-        try:
-            inner = _Checker(self.ctx, (*self.chain, name))
-            body = inner.expr(parse_definition(text), 0)
-            inner_problems = inner.problems
-        except SegmentError as error:
-            inner_problems = error.diagnostics
-        if inner_problems or body is None:
-            first = inner_problems[0]
+        if name.casefold() not in self.saved:
+            try:
+                self.saved[name.casefold()] = self.saved_body(name, text, depth)
+            except _TooDeep as deep:
+                if self.chain:  # up to the reference in the segment being checked
+                    raise
+                self.problems.append(_at(node, "E_TOO_DEEP", "with its saved segments "
+                                         f"expanded the segment nests more than {MAX_DEPTH} "
+                                         f"levels deep (through {deep.path})",
+                                         "refer to it nearer the top, or flatten it or the "
+                                         "segments it refers to"))
+                return None
+        body = self.saved[name.casefold()]
+        if isinstance(body, list):
+            first = body[0]
             code = "E_SEGMENT_CYCLE" if first.code == "E_SEGMENT_CYCLE" else "E_SEGMENT_INVALID"
             if first.code in ("E_SEGMENT_CYCLE", "E_SEGMENT_INVALID"):  # said further in
                 message = first.message
@@ -358,6 +383,17 @@ class _Checker:
             return None
         return tree.SegmentRef(node, name, body)
 
+    def saved_body(self, name: str, text: str,
+                   depth: int) -> tree.ContactExpr | list[Diagnostic]:
+        """A saved segment's checked body, or its problems."""
+        try:
+            inner = _Checker(self.ctx, (*self.chain, name), saved=self.saved,
+                             base=self.base + depth + 1)
+            body = inner.expr(parse_definition(text), 0)
+        except SegmentError as error:
+            return error.diagnostics
+        return inner.problems if inner.problems or body is None else body
+
 
 def check(expr: ast.Expr, ctx: Context, source: str = "") -> tree.Checked:
     """The checked tree of the expression; otherwise raise every problem found at once."""
@@ -365,4 +401,7 @@ def check(expr: ast.Expr, ctx: Context, source: str = "") -> tree.Checked:
     checked = checker.expr(expr, 0)
     if checker.problems or checked is None:
         raise SegmentError(checker.problems, source)
-    return tree.Checked(checked, ctx, source)
+    result = tree.Checked(checked, ctx, source)
+    if checker.saved:  # the limits again, with in_segment's bodies inlined
+        check_expanded(result, to_query)
+    return result

@@ -9,9 +9,8 @@ from typing import Any, assert_never
 
 from segql.compiler import checked as tree
 from segql.compiler.activities import count_query
-from segql.compiler.boolean import MAX_QUERY_DEPTH, Query, conjoin, depth, disjoin, negate
-from segql.errors import Diagnostic, SegmentError
-from segql.grammar import ast
+from segql.compiler.boolean import Query, conjoin, disjoin, negate
+from segql.compiler.limits import check_compiled
 
 
 def to_query(node: tree.ContactExpr | tree.WhereExpr) -> Query:
@@ -37,18 +36,10 @@ def to_query(node: tree.ContactExpr | tree.WhereExpr) -> Query:
 def compile_segment(checked: tree.Checked) -> dict[str, Any]:
     """The request body (`query` only) that selects the account's contacts in the segment.
 
-    Raises SegmentError (E_TOO_DEEP) when the query, saved segments inlined, would nest
-    deeper than Elasticsearch accepts.
+    Raises SegmentError when the query, saved segments inlined, would nest deeper than
+    Elasticsearch accepts (E_TOO_DEEP), have more clauses than every node accepts
+    (E_TOO_COMPLEX) or be too large (E_TOO_LARGE): see `limits.py`.
     """
     query = conjoin([{"term": {"account": checked.account}}, to_query(checked.expr)])
-    if depth(query) > MAX_QUERY_DEPTH:
-        span = checked.node.span or ast.Span(line=1, column=1, end_line=1, end_column=2)
-        raise SegmentError([Diagnostic(
-            code="E_TOO_DEEP",
-            message=f"the compiled query nests {depth(query)} levels deep; Elasticsearch "
-                    f"accepts {MAX_QUERY_DEPTH}",
-            line=span.line, column=span.column, end_line=span.end_line,
-            end_column=span.end_column,
-            hint="flatten alternating all/any groups, or inline fewer saved segments")],
-            checked.source)
+    check_compiled(checked, query, to_query)
     return {"query": query}

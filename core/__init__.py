@@ -8,6 +8,7 @@ Elasticsearch; `SegmentStore` keeps the account's saved segments.
 from segql.api import (
     CHANNELS,
     ContactNotFoundError,
+    CountError,
     CountResult,
     Export,
     Members,
@@ -39,6 +40,7 @@ __version__ = "0.1.0"
 __all__ = [
     "CHANNELS",
     "ContactNotFoundError",
+    "CountError",
     "CountResult",
     "DuplicateSegmentError",
     "Explanation",

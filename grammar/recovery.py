@@ -281,8 +281,9 @@ class Run:
             if self.conditions > MAX_CONDITIONS:
                 self._limit(token_problem(token, "E_TOO_MANY_CONDITIONS",
                                           f"more than {MAX_CONDITIONS:,} conditions",
-                                          "split the segment into saved segments and "
-                                          "combine them with in_segment"))
+                                          "fold equal comparisons into one `in [...]` "
+                                          "list (saved segments count expanded, so "
+                                          "splitting into them does not help)"))
         if kind == "STRING":
             value, problems = decode_string(token, token.line or 1, token.column or 1)
             for problem in problems:

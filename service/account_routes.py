@@ -14,6 +14,7 @@ from fastapi.responses import StreamingResponse
 
 from segql import api
 from segql.compiler.check import check
+from segql.compiler.to_es import compile_segment as to_body
 from segql.errors import SegmentError
 from segql.grammar.format import fmt
 from segql.grammar.parser import parse
@@ -44,7 +45,7 @@ def check_segment(account: str, body: Evaluation, request: Request) -> CheckResu
     try:
         ctx, segment = evaluation(settings, account, body)
         tree = parse(segment) if isinstance(segment, str) else segment
-        check(tree, ctx, segment if isinstance(segment, str) else "")
+        to_body(check(tree, ctx, segment if isinstance(segment, str) else ""))  # its limits
         return CheckResult(valid=True, text=fmt(tree))
     except SegmentError as error:
         return CheckResult(valid=False, diagnostics=diagnostics(error, body))

@@ -98,12 +98,22 @@ class PageResult(BaseModel):
     cursor: str | None
 
 
+class SegmentProblem(BaseModel):
+    """Why a saved segment has no count: it does not check (the code of its first
+    problem) or Elasticsearch could not count it (E_TOO_COMPLEX, E_SEARCH_FAILED)."""
+
+    code: str
+    message: str
+    hint: str | None = None
+
+
 class SavedSegment(BaseModel):
     name: str
     text: str
     description: str | None = None
     count: int | None = None
-    error: str | None = None
+    #: Instead of `count` when the segment could not be counted; the others still are.
+    error: SegmentProblem | None = None
 
 
 class Members(BaseModel):

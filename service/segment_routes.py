@@ -10,9 +10,16 @@ from segql.errors import SegmentError
 from segql.grammar.format import fmt
 from segql.grammar.jsonform import from_data
 from segql.service.auth import allow, settings_of
-from segql.service.models import Members, SavedSegment, SavedSegmentChange, SavedSegmentInput
+from segql.service.models import (
+    Members,
+    SavedSegment,
+    SavedSegmentChange,
+    SavedSegmentInput,
+    SegmentProblem,
+)
 from segql.service.problems import Problem
 from segql.service.settings import Settings
+from segql.stores.saved_segments import SavedSegment as StoredSegment
 from segql.stores.saved_segments import SegmentStore
 
 router = APIRouter(prefix="/v1/accounts/{account}/segments", tags=["saved segments"])
@@ -35,6 +42,14 @@ def _text(text: str | None, tree: dict[str, object] | None, required: bool) -> s
     return text
 
 
+def _row(saved: StoredSegment, size: int | api.CountError | None) -> SavedSegment:
+    """A saved segment with its count, or the error that took the count's place."""
+    return SavedSegment(
+        name=saved.name, text=saved.expression, description=saved.description,
+        count=size if isinstance(size, int) else None,
+        error=SegmentProblem(**size.to_json()) if isinstance(size, api.CountError) else None)
+
+
 def _store(settings: Settings) -> SegmentStore:
     return api.segment_store(settings.es, settings.index)
 
@@ -44,17 +59,16 @@ def list_segments(account: str, request: Request,
                   search: str | None = Query(default=None, max_length=200),
                   counts: bool = True) -> list[SavedSegment]:
     """Every saved segment (names containing `search`, any case) with its live count; a
-    segment that no longer checks carries its error instead of failing the list."""
+    segment that does not check (e.g. over a limit with its saved segments expanded) or
+    that Elasticsearch fails to count carries its `error` (code, message, hint) instead
+    of a count, and never fails the list."""
     allow(request, account, "read")
     settings = settings_of(request)
     saved = _store(settings).list(account, search)
     ctx = settings.context(account)
     sizes = (api.count_many(settings.es, [s.expression for s in saved], ctx, settings.index)
              if counts else [None] * len(saved))
-    return [SavedSegment(name=s.name, text=s.expression, description=s.description,
-                         count=size if isinstance(size, int) else None,
-                         error=str(size) if isinstance(size, SegmentError) else None)
-            for s, size in zip(saved, sizes, strict=True)]
+    return [_row(s, size) for s, size in zip(saved, sizes, strict=True)]
 
 
 @router.post("", response_model=SavedSegment, status_code=201, summary="Save a segment")
@@ -76,9 +90,7 @@ def show_segment(account: str, name: str, request: Request) -> SavedSegment:
     saved = _store(settings).get(account, name)
     size = api.count_many(settings.es, [saved.expression], settings.context(account),
                           settings.index)[0]
-    return SavedSegment(name=saved.name, text=saved.expression, description=saved.description,
-                        count=size if isinstance(size, int) else None,
-                        error=str(size) if isinstance(size, SegmentError) else None)
+    return _row(saved, size)
 
 
 @router.get("/{name}/members", response_model=Members, summary="A page of members")

@@ -21,6 +21,10 @@ Why these rules:
   written segment, so checking it finds the cycle.
 * A segment others refer to can't be deleted: the referrers would silently stop
   checking. The refusal names them.
+* The limits (conditions, depth, clauses, bytes) hold for a segment with its saved
+  segments expanded, so a definition is compiled on save too; and an edit that would push
+  a segment referring to the edited one (directly or through others) over a limit is
+  refused, naming it (`_check_referrers`).
 * Edits and deletes are optimistic: they write only over the version they read
   (`if_seq_no`/`if_primary_term`); a caller (a UI) may pass the version it showed the user
   and gets SegmentConflictError if someone changed the segment since. Writes refresh the
@@ -35,16 +39,18 @@ from __future__ import annotations
 import difflib
 import hashlib
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
-from typing import Any, assert_never
+from typing import Any
 
 from elasticsearch import ConflictError, Elasticsearch, NotFoundError
 
 from segql.compiler.check import check
 from segql.compiler.context import Context
-from segql.errors import SegmentError, SegqlError
-from segql.grammar import ast
+from segql.compiler.definitions import referrers, segment_key
+from segql.compiler.limits import LIMIT_CODES
+from segql.compiler.to_es import compile_segment
+from segql.errors import Diagnostic, SegmentError, SegqlError
 from segql.grammar.parser import parse
 from segql.stores.mapping import STORED_ONLY, account_store_body, create_index_once
 
@@ -120,12 +126,6 @@ class SavedSegment:
     version: Version | None = None
 
 
-def segment_key(name: str) -> str:
-    """What makes two names the same segment: NFC, then case folding (as `in_segment`
-    matches names)."""
-    return unicodedata.normalize("NFC", name).casefold()
-
-
 def _doc_id(account: str, name: str) -> str:
     doc_id = f"{account}:{segment_key(name)}"
     if len(doc_id.encode("utf-8")) <= MAX_ID_BYTES:
@@ -151,39 +151,14 @@ def _check_description(description: str | None) -> None:
                                 "characters")
 
 
-def references(expr: ast.Expr) -> Iterator[str]:
-    """The names an expression refers to with `in_segment` (not following them)."""
-    match expr:
-        case ast.SegmentRef():
-            yield expr.name
-        case ast.Group():
-            for item in expr.items:
-                yield from references(item)
-        case ast.Not():
-            yield from references(expr.expr)
-        case ast.Activity():
-            if expr.where is not None:
-                yield from references(expr.where)
-        case ast.FieldCondition():
-            pass
-        case _:
-            assert_never(expr)
-
-
-def referrers(definitions: Mapping[str, str], name: str) -> list[str]:
-    """The segments among `definitions` whose expression refers to `name`, sorted."""
-    key = segment_key(name)
-    found = []
-    for other, text in definitions.items():
-        if segment_key(other) == key:
-            continue
-        try:
-            refs = {segment_key(ref) for ref in references(parse(text))}
-        except SegmentError:  # stored before a grammar change: it refers to nothing
-            continue
-        if key in refs:
-            found.append(other)
-    return sorted(found)
+def _over_limit(ctx: Context, name: str, definitions: dict[str, str]) -> Diagnostic | None:
+    """The limit the saved segment `name` is over with `definitions`, if any."""
+    text = definitions[name]
+    try:
+        compile_segment(check(parse(text), replace(ctx, segments=definitions), text))
+    except SegmentError as error:
+        return next((d for d in error.diagnostics if d.code in LIMIT_CODES), None)
+    return None
 
 
 def _from_hit(hit: dict[str, Any]) -> SavedSegment:
@@ -279,7 +254,10 @@ class SegmentStore:
             description=(current.description if description is None
                          else description or None),
         )
-        self._check(ctx, changed.name, changed.expression)
+        after = self._check(ctx, changed.name, changed.expression)
+        if changed.expression != current.expression:
+            self._check_referrers(ctx, changed.name,
+                                  {**after, changed.name: current.expression}, after)
         saved = self._write_over(changed, current.version)
         self._verify(ctx, saved, undo=lambda: self._write_over(current, saved.version))
         return saved
@@ -301,13 +279,33 @@ class SegmentStore:
 
     # --- helpers ---------------------------------------------------------------------
 
-    def _check(self, ctx: Context, name: str, expression: str) -> None:
+    def _check(self, ctx: Context, name: str, expression: str) -> dict[str, str]:
         """Check `expression` as the definition of `name`, with the account's other
-        segments as they are now (a reference to itself or through others is a cycle)."""
+        segments as they are now (a reference to itself or through others is a cycle),
+        and compile it: the limits hold for it with its saved segments expanded. Returns
+        the account's definitions with this one."""
         definitions = {other: text for other, text in self.definitions(ctx.account).items()
                        if segment_key(other) != segment_key(name)}
         definitions[name] = expression
-        check(parse(expression), replace(ctx, segments=definitions), expression)
+        compile_segment(check(parse(expression), replace(ctx, segments=definitions),
+                              expression))
+        return definitions
+
+    @staticmethod
+    def _check_referrers(ctx: Context, name: str, before: dict[str, str],
+                         after: dict[str, str]) -> None:
+        """Refuse an edit of `name` that would push a segment referring to it (directly
+        or through others) over a limit it was within: SegmentError naming it, positioned
+        at the whole edited expression."""
+        for referrer in referrers(after, name, transitive=True):
+            over = _over_limit(ctx, referrer, after)
+            if over is not None and _over_limit(ctx, referrer, before) is None:
+                text = after[name]
+                raise SegmentError([Diagnostic(
+                    code=over.code, message=f"saved segment {referrer!r} refers to "
+                    f"{name!r}; with this change: {over.message}",
+                    end_column=len(text.split("\n", 1)[0]) + 1,
+                    hint=f"make {name!r} smaller, or change {referrer!r} first")], text)
 
     def _verify(self, ctx: Context, saved: SavedSegment, undo: Callable[[], object]) -> None:
         """After a write: check again with what is stored now; undo the write if a
