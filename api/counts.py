@@ -19,6 +19,7 @@ from segql.api.resolve import (
 )
 from segql.compiler.context import Context
 from segql.errors import InputError, SegmentError
+from segql.stores.failures import from_answer
 
 
 @dataclass(frozen=True)
@@ -100,10 +101,7 @@ def _counted(response: dict[str, Any]) -> int | CountError:
             return CountError("E_TOO_COMPLEX", "Elasticsearch refused the query: it has more "
                               "clauses than this cluster accepts",
                               "make the segment or the saved segments it refers to smaller")
-        if status == 429:
-            return CountError("E_SEARCH_FAILED", "Elasticsearch is too busy to count it now "
-                              "(429)", "try again in a moment")
-        return CountError("E_SEARCH_FAILED", f"Elasticsearch could not count it ({status})")
+        return CountError("E_SEARCH_FAILED", str(from_answer(status, response["error"])))
     if response.get("timed_out") or response.get("_shards", {}).get("failed", 0):
         return CountError("E_SEARCH_FAILED", "Elasticsearch counted only part of the index "
                           "(a shard failed or timed out)", "try again in a moment")
