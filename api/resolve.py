@@ -22,6 +22,7 @@ from segql.grammar import ast
 from segql.grammar.parser import parse
 from segql.stores.catalogs import CatalogStore, catalog_index_name
 from segql.stores.failures import from_answer
+from segql.stores.mapping import check_index_shape
 from segql.stores.saved_segments import SegmentNotFoundError, SegmentStore, segment_index_name
 
 #: A channel and the contact address field that reaches it.
@@ -57,8 +58,10 @@ def context(
 ) -> Context:
     """Everything a segment of `account` is evaluated against, from the cluster: the
     account's catalog (declared over learned), its saved segments (for `in_segment`) and
-    the evaluation time and zone."""
+    the evaluation time and zone. Refuses an index of a document shape newer than this
+    segql reads (`mapping.check_index_shape`)."""
     contacts = index or index_name()
+    check_index_shape(es, contacts)
     catalog = CatalogStore(es, catalog_index_name(contacts)).get(account)
     return Context(account=account, now=now or datetime.now(UTC),
                    timezone=timezone or ZoneInfo("UTC"), catalog=catalog,

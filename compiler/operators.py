@@ -23,7 +23,7 @@ from segql.compiler.dates import Bounds, Clock
 from segql.compiler.targets import TYPE_SLOTS, Target
 from segql.contract.document import value_slots
 from segql.grammar import ast
-from segql.values import SUFFIX_CHARS, epoch_millis, fold, parse_instant, reverse
+from segql.values import epoch_millis, fold, parse_instant
 
 #: What an operator takes after it, as the checker demands and `normalise` builds.
 OperandKind = Literal[
@@ -60,12 +60,6 @@ def _interval(name: str, type_: str, operand: OperandKind,
     )
 
 
-def _contains_query(target: Target, needle: str) -> Query:
-    if len(needle) <= SUFFIX_CHARS:
-        return target.prefix("s", needle)
-    return target.infix("f", needle)
-
-
 def _has_value(type_: str) -> Operator:
     return Operator("has_value", type_, None, test=lambda v, x: True,
                     query=lambda t, x: t.exists())
@@ -78,9 +72,9 @@ _POSITIVE: list[Operator] = [
     Operator("starts_with", "text", "text", nonempty=True,
              test=lambda v, x: v.startswith(x), query=lambda t, x: t.prefix("f", x)),
     Operator("ends_with", "text", "text", nonempty=True,
-             test=lambda v, x: v.endswith(x), query=lambda t, x: t.prefix("r", reverse(x))),
+             test=lambda v, x: v.endswith(x), query=lambda t, x: t.ends_with(x)),
     Operator("contains", "text", "text", nonempty=True,
-             test=lambda v, x: x in v, query=_contains_query),
+             test=lambda v, x: x in v, query=lambda t, x: t.contains(x)),
     Operator("in", "text", "texts", nonempty=True,
              test=lambda v, xs: v in xs, query=lambda t, xs: t.terms("f", sorted(xs)),
              prepare=frozenset),

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from segql.compiler.boolean import Query
 from segql.contract.document import SEP, field_path
-from segql.values import sortable_millis, sortable_number
+from segql.values import WILDCARD_CHARS, reverse, sortable_millis, sortable_number
 
 if TYPE_CHECKING:
     from segql.compiler.dates import Bounds
@@ -33,8 +33,28 @@ def literal_regexp(text: str) -> str:
     return "".join(ch if ch.isascii() and ch.isalnum() else "\\" + ch for ch in text)
 
 
-def _regexp(path: str, pattern: str) -> Query:
-    return {"regexp": {path: {"value": pattern, "flags": "NONE",
+def literal_wildcard(text: str) -> str:
+    """`text` as a Lucene wildcard pattern that matches exactly it: `*`, `?` and the
+    escape `\\` itself escaped; every other character is literal."""
+    return "".join("\\" + ch if ch in "*?\\" else ch for ch in text)
+
+
+def _inside(path: str, head: str, needle: str, *, at_end: bool) -> Query:
+    """Values of `path` that are `head` followed by text that contains `needle` (at its
+    end, with `at_end`): `head*needle*` or `head*needle`.
+
+    A `wildcard` for a needle up to WILDCARD_CHARS: Elasticsearch determinises it within a
+    fixed budget (10,000 steps) that a longer self-overlapping needle can exceed (314 times
+    "a" does; no needle of 100 characters tried did), so a longer needle is a literal
+    `regexp` with a raised budget. Both are exact: every value is indexed whole (no
+    `ignore_above`; MAX_TEXT_BYTES keeps terms under Lucene's limit)."""
+    if len(needle) <= WILDCARD_CHARS:
+        tail = "" if at_end else "*"
+        pattern = literal_wildcard(head) + "*" + literal_wildcard(needle) + tail
+        return {"wildcard": {path: {"value": pattern}}}
+    tail = "" if at_end else ".*"
+    return {"regexp": {path: {"value": literal_regexp(head) + ".*" + literal_regexp(needle)
+                              + tail, "flags": "NONE",
                               "max_determinized_states": MAX_DETERMINIZED_STATES}}}
 
 
@@ -78,10 +98,13 @@ class FieldTarget:
     def prefix(self, slot: str, value: str) -> Query:
         return {"prefix": {self.path(slot): value}}
 
-    def infix(self, slot: str, needle: str) -> Query:
-        """Values that contain `needle` anywhere (a regexp: for needles too long for the
-        suffix slot)."""
-        return _regexp(self.path(slot), ".*" + literal_regexp(needle) + ".*")
+    def contains(self, needle: str) -> Query:
+        """Text values that contain `needle`: `*needle*` on the folded keyword."""
+        return _inside(self.path("f"), "", needle, at_end=False)
+
+    def ends_with(self, needle: str) -> Query:
+        """Text values that end with `needle`: a prefix of the reversed folds (`r`)."""
+        return self.prefix("r", reverse(needle))
 
     def range(self, bounds: Bounds) -> Query:
         spec: dict[str, Any] = {}
@@ -128,9 +151,13 @@ class PropertyTarget:
     def prefix(self, slot: str, value: str) -> Query:
         return {"prefix": {self._path(slot): self._encode(slot, value)}}
 
-    def infix(self, slot: str, needle: str) -> Query:
-        return _regexp(self._path(slot),
-                       literal_regexp(self.name + SEP) + ".*" + literal_regexp(needle) + ".*")
+    def contains(self, needle: str) -> Query:
+        """`name NUL *needle*` on the folded encoding."""
+        return _inside(self._path("f"), self.name + SEP, needle, at_end=False)
+
+    def ends_with(self, needle: str) -> Query:
+        """`name NUL *needle` on the folded encoding (properties have no reversed slot)."""
+        return _inside(self._path("f"), self.name + SEP, needle, at_end=True)
 
     def range(self, bounds: Bounds) -> Query:
         # encoded values are 16 hex digits after `name NUL`: "g" sorts after all of them

@@ -20,6 +20,9 @@ from typing import Any
 #: a heavy user's activity; the reference evaluator uses the same numbers.
 MAX_EVENTS = 1_000
 MAX_VISITS = 1_000
+#: Contact addresses: top-level keys of a contact record, standard text fields in segments;
+#: the document keeps their raw values searchable by the export (`document.py`).
+ADDRESS_FIELDS = ("email", "phone", "push_tokens")
 
 
 @dataclass

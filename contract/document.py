@@ -14,10 +14,11 @@
   "fields": {                         one object per contact field, addresses included
     "<key>": {                        key = the field name, or `~<hex>` for names that are
                                       not [A-Za-z_][A-Za-z0-9_]* (dots, spaces, ...)
-      "v": ["Warszawa"],              keyword, not indexed: the raw text values (export)
-      "f": ["warszawa"],              keyword: fold(value)        equals, in, starts_with
-      "r": ["awazsraw"],              keyword: reversed fold       ends_with (as a prefix)
-      "s": ["awa", "arszawa", ...],   keyword: suffixes of fold, cut to SUFFIX_CHARS; contains
+      "v": ["Ann@example.com"],       keyword, not indexed: raw text, in address fields
+                                      (ADDRESS_FIELDS) only: the export reads its doc values
+      "f": ["warszawa"],              keyword: fold(value): equals, in, starts_with (prefix),
+                                      has_value (exists), contains (wildcard *x*)
+      "r": ["awazsraw"],              keyword: reversed fold: ends_with x = prefix reverse(x)
       "n": [31.0],                    double                       number operators
       "d": ["2024-05-01T00:00:00.000Z"],  date: text values that are ISO dates/instants
       "b": [true]                     boolean
@@ -26,8 +27,8 @@
   "events": [ {                       nested: one per event (idempotent by id)
       "id": "e1", "name": "MailOpen", "ts": "2025-01-01T10:00:00.000Z",  (UTC, ms)
       "props": {...},                 object, not indexed: the raw properties
-      "pf": ["campaign\\u0000spring"],  keyword: name NUL fold(value)
-      "pr": [...], "ps": [...],       name NUL reversed fold / name NUL suffix
+      "pf": ["campaign\\u0000spring"],  keyword: name NUL fold(value); contains and ends_with
+                                      are wildcards `name NUL *x*`, `name NUL *x`
       "pn": [...], "pd": [...],       name NUL sortable hex of the number / instant
       "pb": ["flag\\u0000true"]
   } ],
@@ -36,12 +37,18 @@
 }
 ```
 
-Only the slots a value fits are written: a text value fills v/f/r/s (and d when it is an ISO
-date), a number n, a boolean b. Which slot a condition reads is the catalog type of the
-field, so a field's type can be decided after its data arrived. Event and visit properties
-are encoded into a fixed set of keyword fields (`name NUL value`; `has_value` is a prefix
-`name NUL`), so any number of distinct property names adds no mapped field; contact fields
-add at most seven per name.
+Only the slots a value fits are written: a text value fills f (and r in a contact field, v
+in an address field, d when it is an ISO date), a number n, a boolean b. Which slot a
+condition reads is the catalog type of the field, so a field's type can be decided after
+its data arrived. Event and visit properties are encoded into a fixed set of keyword fields
+(`name NUL value`; `has_value` is a prefix `name NUL`), so any number of distinct property
+names adds no mapped field; contact fields add at most six per name.
+
+This is document shape 2 (`SHAPE`; the mapping's `_meta` says which shape an index holds).
+Shape 1 also wrote every suffix of every folded text (`s`, `ps`: `contains` as a prefix
+query), the reversed folds of properties (`pr`) and `v` for every field: three quarters of
+its bytes. docs/document.md has the measurement behind the change. A shape-1 document holds
+everything shape 2 reads, encoded the same, so an index of either shape is read exactly.
 """
 
 from __future__ import annotations
@@ -50,7 +57,7 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from segql.contract.contact import Activity, Contact, Dropped
+from segql.contract.contact import ADDRESS_FIELDS, Activity, Contact, Dropped
 from segql.values import (
     fold,
     iso_millis,
@@ -59,12 +66,15 @@ from segql.values import (
     reverse,
     sortable_instant,
     sortable_number,
-    suffixes,
 )
 
 _PLAIN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 #: Separates a property name from its value in the encoded event/visit property fields.
 SEP = "\x00"
+#: The document shape this module writes (see the module doc); the mapping's `_meta`
+#: carries it as `SHAPE_META`.
+SHAPE = 2
+SHAPE_META = "segql_document_shape"
 
 
 def field_key(name: str) -> str:
@@ -78,7 +88,8 @@ def field_path(name: str, slot: str) -> str:
 
 
 def value_slots(value: Any) -> dict[str, list[Any]]:
-    """The slots (see the module doc) that a field or property value fills."""
+    """The slots (see the module doc) that a field or property value fills; `r` and `v`
+    are not among them (`contact_document` adds them to contact fields)."""
     slots: dict[str, list[Any]] = {}
     for item in present(value):
         if isinstance(item, bool):
@@ -86,27 +97,20 @@ def value_slots(value: Any) -> dict[str, list[Any]]:
         elif isinstance(item, int | float):
             slots.setdefault("n", []).append(float(item) + 0.0)  # -0.0 is 0.0
         elif isinstance(item, str):
-            folded, reversed_, suffix_list, instant = _text_slots(item)
-            slots.setdefault("v", []).append(item)
+            folded, instant = _text_slots(item)
             slots.setdefault("f", []).append(folded)
-            slots.setdefault("r", []).append(reversed_)
-            slots.setdefault("s", []).extend(suffix_list)
             if instant is not None:
                 slots.setdefault("d", []).append(instant)
-    if "s" in slots:
-        slots["s"] = sorted(set(slots["s"]))
     return slots
 
 
 @lru_cache(maxsize=1 << 14)
-def _text_slots(text: str) -> tuple[str, str, tuple[str, ...], str | None]:
-    """fold, reversed fold, suffixes and ISO instant of a text: cached, because the same
-    texts (cities, campaigns, URLs) recur across contacts and suffixes are the costly part
-    of building a document."""
+def _text_slots(text: str) -> tuple[str, str | None]:
+    """fold and ISO instant of a text: cached, because the same texts (cities, campaigns,
+    URLs) recur across contacts."""
     folded = fold(text)
     instant = parse_instant(text)
-    return (folded, reverse(folded), tuple(suffixes(folded)),
-            None if instant is None else iso_millis(instant))
+    return folded, None if instant is None else iso_millis(instant)
 
 
 def _encoded_prop(name: str, value: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
@@ -114,8 +118,6 @@ def _encoded_prop(name: str, value: Any) -> tuple[tuple[str, tuple[str, ...]], .
     the cache below hands the same result to every document."""
     encoded = []
     for slot, items in value_slots(value).items():
-        if slot == "v":
-            continue
         if slot == "n":
             items = [sortable_number(n) for n in items]
         elif slot == "d":
@@ -158,6 +160,10 @@ def contact_document(contact: Contact) -> dict[str, Any]:
     fields = {}
     for name, value in contact.fields.items():
         slots = value_slots(value)
+        if "f" in slots:
+            slots["r"] = [reverse(folded) for folded in slots["f"]]
+            if name in ADDRESS_FIELDS:
+                slots["v"] = [item for item in present(value) if isinstance(item, str)]
         if slots:
             fields[field_key(name)] = slots
     raw: dict[str, Any] = {"fields": contact.fields}

@@ -16,10 +16,13 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from typing import Any
 
-#: Suffixes stored for `contains` are cut to this many characters: a needle up to this long
-#: is a `prefix` query on the suffix copy; a longer one falls back to a literal regexp on the
-#: folded copy (exact, rare).
-SUFFIX_CHARS = 24
+#: The longest needle (folded, in characters) that the compiler makes a `wildcard` query
+#: (`contains`; `ends_with` on a property); a longer one is a literal `regexp`
+#: (compiler/targets.py: why).
+WILDCARD_CHARS = 24
+#: Its name from document shape 1, whose suffix slot was cut at the same length (the
+#: tests' needle lengths straddle it).
+SUFFIX_CHARS = WILDCARD_CHARS
 
 #: The longest text value the index accepts, raw and folded, in UTF-8 bytes: Lucene keeps
 #: terms under 32,766 bytes, and an event property's term is `name NUL fold(value)`.
@@ -47,14 +50,9 @@ def fold(text: str) -> str:
 
 
 def reverse(text: str) -> str:
-    """Reversed code points: `ends_with x` is `prefix reverse(x)` over reversed values."""
+    """Reversed code points: `ends_with x` on a contact field is `prefix reverse(x)` over
+    its reversed values."""
     return text[::-1]
-
-
-def suffixes(folded: str) -> list[str]:
-    """Every suffix of a folded text, cut to SUFFIX_CHARS: `contains x` = some suffix starts
-    with x, which is a cheap `prefix` query instead of a leading wildcard."""
-    return sorted({folded[i : i + SUFFIX_CHARS] for i in range(len(folded))})
 
 
 def present(value: Any) -> list[Any]:

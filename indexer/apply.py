@@ -35,7 +35,7 @@ from segql.indexer.batch import BatchResult, Key, Line, contact_key
 from segql.indexer.records import ContactStore, RecordError, Reject
 from segql.indexer.writer import DEFAULT_MAX_WAIT, DERIVED, BulkWriter, Outcome, Stored
 from segql.stores.catalogs import CatalogStore, catalog_index_name, merge_conflicts
-from segql.stores.mapping import create_index_once, index_body
+from segql.stores.mapping import create_index_once, index_body, refuse_newer_shape
 
 #: Documents are sent without spaces: smaller, and encoded twice as fast.
 COMPACT = (",", ":")
@@ -62,14 +62,17 @@ def stored_contacts(es: Elasticsearch, index: str) -> Iterator[Contact]:
 
 
 def ensure_index(es: Elasticsearch, index: str) -> bool:
-    """Create the contact index with segql's mapping unless it exists (then add what newer
-    versions map, e.g. the retention counters); True if created."""
+    """Create the contact index with segql's mapping unless it exists (then refuse one of
+    a newer document shape, and add what newer versions map, e.g. the retention
+    counters); True if created."""
     body = index_body()
     if es.indices.exists(index=index):
         properties = body["mappings"]["properties"]
         # keyed by the concrete index: `index` may be an alias of it (`segql reindex`)
         (found,) = es.indices.get_mapping(index=index).values()
-        mapped = found["mappings"]["properties"]
+        mappings = found["mappings"]
+        refuse_newer_shape(index, mappings)
+        mapped = mappings["properties"]
         missing = {name: properties[name] for name in properties if name not in mapped}
         if missing:  # an index from before them (putting needs `manage`: only then)
             es.indices.put_mapping(index=index, properties=missing)

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from segql.contract.contact import MAX_EVENTS, MAX_VISITS, Activity, Contact
+from segql.contract.contact import ADDRESS_FIELDS, MAX_EVENTS, MAX_VISITS, Activity, Contact
 from segql.errors import InputError
 from segql.values import MAX_TEXT_BYTES, finite, fold, iso_millis, parse_instant
 
@@ -37,8 +37,6 @@ ACCOUNT_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 MAX_ID_BYTES = 400
 #: Field and property names in UTF-8 bytes.
 MAX_NAME_BYTES = 256
-#: Contact addresses: top-level keys of a contact record, standard text fields in segments.
-ADDRESS_FIELDS = ("email", "phone", "push_tokens")
 #: Visit attributes that may stand at the top level of a visit record (all are props).
 VISIT_ATTRIBUTES = ("url", "path", "title", "referrer", "product_id")
 

@@ -6,18 +6,22 @@ from typing import Any
 
 from elasticsearch import BadRequestError, Elasticsearch
 
+from segql.contract.document import SHAPE, SHAPE_META
+from segql.errors import SegqlError
+
 _KEYWORD_MATCH = {"type": "keyword"}
 _KEYWORD_SEARCH_ONLY = {"type": "keyword", "doc_values": False}
+#: A field that is kept in `_source` only: never searched, sorted or aggregated.
+STORED_ONLY: dict[str, Any] = {"type": "keyword", "index": False, "doc_values": False}
 
 
 def _activity_properties(named: bool) -> dict[str, Any]:
     props: dict[str, Any] = {
-        "id": {"type": "keyword"},
+        # read back from `_source` only (idempotence by id: `document_contact`)
+        "id": STORED_ONLY,
         "ts": {"type": "date"},
         "props": {"type": "object", "enabled": False},
         "pf": _KEYWORD_SEARCH_ONLY,
-        "pr": _KEYWORD_SEARCH_ONLY,
-        "ps": _KEYWORD_SEARCH_ONLY,
         "pn": _KEYWORD_SEARCH_ONLY,
         "pd": _KEYWORD_SEARCH_ONLY,
         "pb": _KEYWORD_SEARCH_ONLY,
@@ -44,12 +48,14 @@ def index_body(shards: int = 1, replicas: int = 0) -> dict[str, Any]:
             # for an account configured to keep many more
             "mapping.nested_objects.limit": 200_000,
             "mapping.total_fields.limit": 20_000,
-            # `contains` with a needle longer than the suffix slot is a regexp of the
-            # escaped needle: up to 4 KiB (LANGUAGE.md §6), doubled by escapes, plus a name
+            # `contains`/`ends_with` with a long needle is a regexp of the escaped needle:
+            # up to 4 KiB (LANGUAGE.md §6), doubled by escapes, plus a name
             "max_regex_length": 16_384,
         },
         "mappings": {
             "dynamic": "strict",
+            # which document shape the index holds (`document.SHAPE`; absent: shape 1)
+            "_meta": {SHAPE_META: SHAPE},
             "properties": {
                 "account": {"type": "keyword"},
                 "contact_id": {"type": "keyword"},
@@ -65,7 +71,6 @@ def index_body(shards: int = 1, replicas: int = 0) -> dict[str, Any]:
                 _slot_template("v", {"type": "keyword", "index": False}),
                 _slot_template("f", _KEYWORD_MATCH),
                 _slot_template("r", _KEYWORD_SEARCH_ONLY),
-                _slot_template("s", _KEYWORD_SEARCH_ONLY),
                 _slot_template("n", {"type": "double"}),
                 _slot_template("d", {"type": "date"}),
                 _slot_template("b", {"type": "boolean"}),
@@ -74,10 +79,6 @@ def index_body(shards: int = 1, replicas: int = 0) -> dict[str, Any]:
             ],
         },
     }
-
-
-#: A store's field that is kept in `_source` only: never searched, sorted or aggregated.
-STORED_ONLY: dict[str, Any] = {"type": "keyword", "index": False, "doc_values": False}
 
 
 def account_store_body(properties: dict[str, Any]) -> dict[str, Any]:
@@ -104,3 +105,43 @@ def create_index_once(es: Elasticsearch, index: str, body: dict[str, Any]) -> bo
                 raise
     es.cluster.health(index=index, wait_for_active_shards=1, timeout="30s")
     return created
+
+
+class IndexShapeError(SegqlError):
+    """The contact index holds documents of a shape this segql does not know."""
+
+
+def shape_of(mappings: dict[str, Any]) -> int:
+    """The document shape an index's mappings declare; 1 when they declare none (an index
+    created before shapes were recorded)."""
+    shape = mappings.get("_meta", {}).get(SHAPE_META, 1)
+    return shape if isinstance(shape, int) and not isinstance(shape, bool) else 1
+
+
+def refuse_newer_shape(index: str, mappings: dict[str, Any]) -> None:
+    """Refuse an index written by a newer segql: its documents may lack what this
+    version's queries read, and a count must be exact or an error. Older shapes are read
+    exactly (docs/document.md)."""
+    shape = shape_of(mappings)
+    if shape > SHAPE:
+        raise IndexShapeError(
+            f"index {index!r} holds contact documents of shape {shape}, written by a newer "
+            f"segql; this one reads shapes 1 to {SHAPE}: use a newer segql")
+
+
+def check_index_shape(es: Elasticsearch, index: str) -> None:
+    """`refuse_newer_shape` for every index `index` names (an alias may name several);
+    nothing when there is none yet."""
+    response = es.options(ignore_status=404).indices.get_mapping(
+        index=index, filter_path="*.mappings._meta")
+    if response.meta.status == 404:
+        return
+    for name, body in response.body.items():
+        refuse_newer_shape(name, body.get("mappings", {}))
+
+
+def mark_shape(es: Elasticsearch, index: str) -> None:
+    """Record in the index's mapping that every document in it has this version's shape
+    (after `segql reindex` rewrote them all; needs the `write` privilege, `manage` from
+    Elasticsearch 10)."""
+    es.indices.put_mapping(index=index, meta={SHAPE_META: SHAPE})
