@@ -12,6 +12,9 @@ Each contact that changed is written once:
   seconds of continuous failure (the node may be restarting); then the run fails.
 * A document Elasticsearch refuses for good (a 4xx other than 409) sends that contact's
   records of the batch to the rejects, with Elasticsearch's reason; the stream goes on.
+* With a cache of written contacts (`written.py`), a contact this writer wrote is not
+  read again: the next batch folds onto what was written, guarded by the `_seq_no` and
+  `_primary_term` of that write (so a write by anyone else in between is still a 409).
 """
 
 from __future__ import annotations
@@ -28,10 +31,12 @@ from typing import Any, TypeVar, cast
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
 from segql.contract.contact import Contact
-from segql.contract.document import document_id
+from segql.contract.document import document_contact, document_id
 from segql.errors import SegqlError
 from segql.indexer.batch import BatchResult, Key, Line, Stats
+from segql.indexer.codec import Fragments
 from segql.indexer.records import Reject
+from segql.indexer.written import WrittenContacts
 
 T = TypeVar("T")
 
@@ -53,11 +58,20 @@ class IndexerError(SegqlError):
     """Elasticsearch stayed unavailable, or kept refusing, past the configured wait."""
 
 
+#: Of a bulk reply, only what is read (the rest is ~3x the bytes to decode).
+BULK_REPLY = "items.*.status,items.*.error,items.*._seq_no,items.*._primary_term"
+
+
 @dataclass
 class Stored:
-    source: dict[str, Any]
+    """A contact as stored, the version that holds it, and (when this process wrote it)
+    its encoded events and visits."""
+
+    contact: Contact
     seq_no: int
     primary_term: int
+    events: Fragments = field(default_factory=dict)
+    visits: Fragments = field(default_factory=dict)
 
 
 @dataclass
@@ -70,7 +84,11 @@ class Outcome:
     contact: Contact | None = None
     #: The contact's fields with only its new events and visits: what there is to learn.
     news: Contact | None = None
-    bulk: str | None = None
+    bulk: bytes | None = None
+    #: The size of the document in `bulk`, and its encoded events and visits.
+    document_bytes: int = 0
+    events: Fragments = field(default_factory=dict)
+    visits: Fragments = field(default_factory=dict)
     applied: int = 0
     unchanged: int = 0
     rejects: list[Reject] = field(default_factory=list)
@@ -86,11 +104,15 @@ class BulkWriter(ABC):
     """Reads and writes the contact documents of one index (see the module doc); what a
     contact's records make of its stored state is `_fold`, the Indexer's."""
 
-    def __init__(self, es: Elasticsearch, index: str, *, max_wait: float) -> None:
+    def __init__(self, es: Elasticsearch, index: str, *, max_wait: float,
+                 cache: WrittenContacts | None = None) -> None:
         self.es = es
         self.index = index
         self.max_wait = max_wait
         self.stats = Stats()
+        self.cache = cache if cache is not None else WrittenContacts(0)
+        #: Contacts read with `mget` (those the cache did not hold).
+        self.reads = 0
         self._failing_since: float | None = None
         self._delay = 0.0
 
@@ -134,15 +156,31 @@ class BulkWriter(ABC):
             if attempt:
                 self.stats.retried += len(pending)
                 time.sleep(random.uniform(0, 0.02 * attempt))
-            stored = {} if absent and not attempt else self.call(self._read, pending)
+            stored = {} if absent and not attempt else self._stored(pending)
             pending = self._write((self._fold(key, stored.get(key), groups[key])
-                                   for key in pending), result)
+                                   for key in pending), result, remember=not absent)
         raise IndexerError(f"{len(pending)} contacts kept changing under "
                            f"{MAX_CONFLICT_ATTEMPTS} attempts to write them")
 
     @abstractmethod
     def _fold(self, key: Key, stored: Stored | None, lines: list[Line]) -> Outcome:
         """Apply one contact's records to its stored state: the Indexer's (`apply.py`)."""
+
+    def _stored(self, keys: list[Key]) -> dict[Key, Stored]:
+        """The stored state of contacts: what this writer wrote last (the cache), else
+        read."""
+        stored: dict[Key, Stored] = {}
+        missing = []
+        for key in keys:
+            held = self.cache.get(key)
+            if held is None:
+                missing.append(key)
+            else:
+                stored[key] = held
+        if missing:
+            self.reads += len(missing)
+            stored.update(self.call(self._read, missing))
+        return stored
 
     def _read(self, keys: list[Key]) -> dict[Key, Stored]:
         stored: dict[Key, Stored] = {}
@@ -154,12 +192,15 @@ class BulkWriter(ABC):
                 if "error" in doc:  # e.g. a shard still recovering: retried by `call`
                     raise TransportError(f"reading {doc['_id']}: {doc['error']}")
                 if doc.get("found"):
-                    stored[key] = Stored(doc["_source"], doc["_seq_no"], doc["_primary_term"])
+                    stored[key] = Stored(document_contact(doc["_source"]), doc["_seq_no"],
+                                         doc["_primary_term"])
         return stored
 
-    def _write(self, outcomes: Iterable[Outcome], result: BatchResult) -> list[Key]:
+    def _write(self, outcomes: Iterable[Outcome], result: BatchResult, *,
+               remember: bool = True) -> list[Key]:
         """Bulk-write the outcomes, WRITERS requests in flight while the next ones are
-        folded; commit those done, return the keys to try again."""
+        folded; commit those done (and, if `remember`, cache them), return the keys to try
+        again."""
         retry: list[Key] = []
         in_flight: deque[tuple[list[Outcome], Future[Any]]] = deque()
 
@@ -168,8 +209,13 @@ class BulkWriter(ABC):
             for outcome, item in zip(chunk, reply.result()["items"], strict=True):
                 _, answer = next(iter(item.items()))
                 status = answer.get("status", 500)
+                self.cache.drop(outcome.key)
                 if status < 300:
                     self._commit(outcome, result)
+                    if remember and outcome.contact is not None and "_seq_no" in answer:
+                        self.cache.put(outcome.key, Stored(
+                            outcome.contact, answer["_seq_no"], answer["_primary_term"],
+                            outcome.events, outcome.visits), outcome.document_bytes)
                 elif status in (404, 409, 429) or status >= 500:
                     retry.append(outcome.key)  # read again, apply again, write again
                 else:
@@ -179,9 +225,10 @@ class BulkWriter(ABC):
             for chunk in _chunks(self._to_send(outcomes, result)):
                 if len(in_flight) >= WRITERS:
                     settle()
-                body = "".join(o.bulk or "" for o in chunk)
+                body = b"".join(o.bulk or b"" for o in chunk)
                 in_flight.append((chunk, pool.submit(self.call, self.es.bulk,
-                                                     operations=cast(Any, body))))
+                                                     operations=cast(Any, body),
+                                                     filter_path=BULK_REPLY)))
             while in_flight:
                 settle()
         return retry
@@ -232,7 +279,7 @@ def _chunks(outcomes: Iterable[Outcome]) -> Iterator[list[Outcome]]:
     size = 0
     for outcome in outcomes:
         chunk.append(outcome)
-        size += len(outcome.bulk or "")
+        size += len(outcome.bulk or b"")
         if size > BULK_BYTES:
             yield chunk
             chunk, size = [], 0
