@@ -11,8 +11,8 @@ is read, folded and written again (`writer.BulkWriter._settle`). An entry is dro
 when its write failed in any way, or the contact was deleted.
 
 The cache is bounded by a number of contacts and by an estimate of the memory it holds
-(about `BYTES_PER_DOCUMENT_BYTE` bytes of Python objects per byte of encoded document,
-measured on the sample data); the least recently written or used contact goes first.
+(`BYTES_PER_DOCUMENT_BYTE` per byte of the contact's encoded document); the least recently
+written or used contact goes first.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ if TYPE_CHECKING:
 DEFAULT_CONTACTS = 100_000
 DEFAULT_MEGABYTES = 1024
 #: Memory of a cached contact (its Contact, activities and their encoded fragments) per
-#: byte of its encoded document.
-BYTES_PER_DOCUMENT_BYTE = 4
+#: byte of its encoded document: 1.64 measured (tracemalloc) on the sample data, rounded up.
+BYTES_PER_DOCUMENT_BYTE = 2
 CONTACTS_ENV = "SEGQL_CACHE_CONTACTS"
 MEGABYTES_ENV = "SEGQL_CACHE_MB"
 

@@ -117,7 +117,7 @@ def test_the_bound_in_bytes_and_no_cache() -> None:
     cache = WrittenContacts(100, megabytes=1)
     stored: Any = object()
     for i in range(10):
-        cache.put(("a", f"c{i}"), stored, 100_000)  # ~400 kB each, estimated
+        cache.put(("a", f"c{i}"), stored, 200_000)  # ~400 kB each, estimated
     assert len(cache) == 2 and cache.bytes <= 1 << 20
     none = WrittenContacts(0)
     none.put(("a", "c"), stored, 10)
@@ -156,3 +156,22 @@ def test_the_collector_is_tuned_only_during_a_run() -> None:
             assert not gc.isenabled()
         assert not gc.isenabled()
     assert gc.isenabled() and gc.get_freeze_count() == 0
+
+
+def test_a_batch_of_known_types_does_not_write_the_catalog(
+    es: Elasticsearch, index_name: str
+) -> None:
+    indexer = Indexer(es, index_name, cache=WrittenContacts(100))
+    indexer.apply(lines([event("e1", "c1", device="web"), contact("c1", plan="pro")]))
+
+    def version() -> int:
+        found = es.get(index=indexer.catalogs.index, id="acme")
+        return int(found["_seq_no"])
+
+    learned = version()
+    indexer.apply(lines([event("e2", "c2", device="ios"), contact("c2", plan="free")], 5))
+    assert version() == learned, "nothing new to learn: the catalog was not written"
+    indexer.apply(lines([event("e3", "c2", browser="firefox")], 9))
+    assert version() > learned, "a new property is learned"
+    assert indexer.catalogs.get("acme").events["Login"] == {"device": "text",
+                                                           "browser": "text"}
