@@ -86,7 +86,7 @@ class _Stop:
 @click.option("--cache-contacts", type=click.IntRange(min=0), default=None,
               help="Contacts written last kept in memory, so the next batch that touches "
               "one does not read it back (default: $SEGQL_CACHE_CONTACTS or 100000; "
-              "0: none). Also bounded by $SEGQL_CACHE_MB (default 1024) estimated MB.")
+              "0: none). Also bounded by $SEGQL_CACHE_MB (default 256) estimated MB.")
 @guarded
 def index(files: tuple[str, ...], index: str | None, rejects_path: str, dry_run: bool,
           batch_size: int, rate: float | None, follow: bool, from_start: bool,

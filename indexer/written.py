@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 #: Default bounds: contacts, and megabytes (estimated).
 DEFAULT_CONTACTS = 100_000
-DEFAULT_MEGABYTES = 1024
+DEFAULT_MEGABYTES = 256
 #: Memory of a cached contact (its Contact, activities and their encoded fragments) per
 #: byte of its encoded document: 1.64 measured (tracemalloc) on the sample data, rounded up.
 BYTES_PER_DOCUMENT_BYTE = 2

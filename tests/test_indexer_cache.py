@@ -125,9 +125,9 @@ def test_the_bound_in_bytes_and_no_cache() -> None:
 
 
 @pytest.mark.parametrize(("env", "expected"), [
-    ({}, (100_000, 1024)),
+    ({}, (100_000, 256)),
     ({"SEGQL_CACHE_CONTACTS": "0", "SEGQL_CACHE_MB": "64"}, (0, 64)),
-    ({"SEGQL_CACHE_CONTACTS": " 2500 "}, (2500, 1024)),
+    ({"SEGQL_CACHE_CONTACTS": " 2500 "}, (2500, 256)),
 ])
 def test_the_bounds_from_the_environment(monkeypatch: pytest.MonkeyPatch,
                                          env: dict[str, str],
