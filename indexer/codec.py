@@ -104,8 +104,11 @@ class ActivityEncoder:
     around the stand-ins, and the activity's own `id` and `ts` are put in between.
 
     A cut template is used only once it gave, for the activity it was made for, exactly
-    the bytes of encoding that activity whole; else that name and props are always encoded
-    whole. At most `limit` templates are kept (the older half is dropped when full).
+    the bytes of encoding that activity whole; else (and when the props hold a float that
+    orjson writes otherwise than `json`, `plain_values`) that name and props are always
+    encoded whole. The same props encode to the same orjson bytes, so both checks are made
+    once per template. At most `limit` templates are kept (the older half is dropped when
+    full).
     """
 
     _ID = "\x00segql-id\x00"
@@ -119,27 +122,27 @@ class ActivityEncoder:
         return orjson.Fragment(self.encode(activity))
 
     def encode(self, activity: Activity) -> bytes:
-        if not plain_values(activity.props.values()):
-            return _encoded_activity(activity)
         try:
             key = (activity.name, orjson.dumps(activity.props))
-        except orjson.JSONEncodeError:
+        except orjson.JSONEncodeError:  # an integer beyond 64 bits, a lone surrogate
             return _encoded_activity(activity)
-        if key in self._cut:
-            parts = self._cut[key]
-            if parts is not None:
-                try:
-                    return b"".join((parts[0], orjson.dumps(activity.id), parts[1],
-                                     orjson.dumps(activity.ts), parts[2]))
-                except orjson.JSONEncodeError:
-                    pass
-            return _encoded_activity(activity)
-        whole = _encoded_activity(activity)
-        self._remember(key, self._template(activity, whole))
-        return whole
+        parts = self._cut.get(key, _UNSEEN)
+        if parts is _UNSEEN:
+            whole = _encoded_activity(activity)
+            self._remember(key, self._template(activity, whole))
+            return whole
+        if parts is not None:
+            try:
+                return b"".join((parts[0], orjson.dumps(activity.id), parts[1],
+                                 orjson.dumps(activity.ts), parts[2]))
+            except orjson.JSONEncodeError:
+                pass
+        return _encoded_activity(activity)
 
     def _template(self, activity: Activity, whole: bytes
                   ) -> tuple[bytes, bytes, bytes] | None:
+        if not plain_values(activity.props.values()):
+            return None
         try:
             template = _encoded_activity(Activity(self._ID, self._TS, activity.props,
                                                   activity.name))
@@ -160,14 +163,14 @@ class ActivityEncoder:
             return None
         return parts if cut == whole else None
 
-    def _remember(self, key: tuple[str | None, bytes],
-                  parts: tuple[bytes, bytes, bytes] | None) -> None:
+    def _remember(self, key: tuple[str | None, bytes], parts: Any) -> None:
         if len(self._cut) >= self.limit:
             for old in list(itertools.islice(self._cut, self.limit // 2)):
                 del self._cut[old]
         self._cut[key] = parts
 
 
+_UNSEEN: Any = object()
 #: The process's encoder (like the contract's own caches, shared by every indexer).
 ACTIVITIES = ActivityEncoder()
 
@@ -201,12 +204,13 @@ Fragments = dict[str, tuple[Activity, orjson.Fragment]]
 def fragments_of(activities: dict[str, Activity], known: Fragments | None) -> Fragments:
     """The encoded activities, by id: those `known` (the same content) reused."""
     out: Fragments = {}
+    encode = ACTIVITIES.encode
     for activity_id, activity in activities.items():
         held = known.get(activity_id) if known else None
         if held is not None and (held[0] is activity or held[0] == activity):
             out[activity_id] = held
         else:
-            out[activity_id] = (activity, activity_fragment(activity))
+            out[activity_id] = (activity, orjson.Fragment(encode(activity)))
     return out
 
 

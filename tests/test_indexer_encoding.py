@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from segql import sample
+from segql.compiler.catalog import learn
 from segql.contract.contact import Activity, Contact, Dropped
 from segql.contract.document import activity_doc, contact_document
 from segql.indexer import codec
@@ -252,3 +253,18 @@ def test_stored_timestamps_are_iso_millis_of_the_parse(ts: str) -> None:
             _stored_ts(ts)
     else:
         assert _stored_ts(ts) == iso_millis(instant)
+
+
+def test_learning_orders_stored_timestamps_as_their_instants() -> None:
+    """The catalog learns activities in time order: read as text when every `ts` is in
+    the stored form, else parsed; both give the same learning (and its first examples)."""
+    store, _ = fold_records([line for seed in range(3) for line in hard_records(seed)])
+    stored = list(store.contacts.values())
+
+    def offset(ts: str) -> str:  # the same instant, not in the stored form
+        return ts[:-1] + "+00:00"
+
+    other = [replace(c, events={i: replace(e, ts=offset(e.ts)) for i, e in c.events.items()},
+                     visits={i: replace(v, ts=offset(v.ts)) for i, v in c.visits.items()})
+             for c in stored]
+    assert learn(stored) == learn(other)
