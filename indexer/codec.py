@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -116,6 +117,7 @@ class ActivityEncoder:
 
     def __init__(self, limit: int = 1 << 15) -> None:
         self.limit = limit
+        self._lock = threading.Lock()
         self._cut: dict[tuple[str | None, bytes], tuple[bytes, bytes, bytes] | None] = {}
 
     def fragment(self, activity: Activity) -> orjson.Fragment:
@@ -164,10 +166,11 @@ class ActivityEncoder:
         return parts if cut == whole else None
 
     def _remember(self, key: tuple[str | None, bytes], parts: Any) -> None:
-        if len(self._cut) >= self.limit:
-            for old in list(itertools.islice(self._cut, self.limit // 2)):
-                del self._cut[old]
-        self._cut[key] = parts
+        with self._lock:  # the HTTP service encodes in several threads
+            if len(self._cut) >= self.limit:
+                for old in list(itertools.islice(self._cut, self.limit // 2)):
+                    del self._cut[old]
+            self._cut[key] = parts
 
 
 _UNSEEN: Any = object()

@@ -268,3 +268,13 @@ def test_learning_orders_stored_timestamps_as_their_instants() -> None:
                      visits={i: replace(v, ts=offset(v.ts)) for i, v in c.visits.items()})
              for c in stored]
     assert learn(stored) == learn(other)
+
+
+def test_the_template_cache_is_bounded() -> None:
+    encoder = ActivityEncoder(limit=4)
+    for i in range(10):
+        activity = Activity(f"e{i}", "2025-01-01T10:00:00.000Z", {"n": i, "t": f"x{i}"}, "Buy")
+        for _ in range(2):  # made, then used
+            assert encoder.encode(activity) == json.dumps(
+                activity_doc(activity), ensure_ascii=False, separators=(",", ":")).encode()
+    assert len(encoder._cut) <= 4
