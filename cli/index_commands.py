@@ -25,6 +25,7 @@ from segql.indexer.records import ContactStore, RecordError, Reject, read_record
 from segql.indexer.rejects import RejectsFile
 from segql.indexer.run import DEFAULT_BATCH_SIZE, Run, RunOptions
 from segql.indexer.writer import DEFAULT_MAX_WAIT
+from segql.indexer.written import WrittenContacts, default_contacts, default_megabytes
 from segql.stores.connection import connect
 
 #: `segql index` completed, but some records were rejected (they are in the rejects file).
@@ -147,10 +148,15 @@ class _Stop:
               show_default=True, help="Events a contact keeps (its newest).")
 @click.option("--max-visits", type=click.IntRange(min=1), default=MAX_VISITS,
               show_default=True, help="Visits a contact keeps (its newest).")
+@click.option("--cache-contacts", type=click.IntRange(min=0), default=None,
+              help="Contacts written last kept in memory, so the next batch that touches "
+              "one does not read it back (default: $SEGQL_CACHE_CONTACTS or 100000; "
+              "0: none). Also bounded by $SEGQL_CACHE_MB (default 256) estimated MB.")
 @guarded
 def index(files: tuple[str, ...], index: str | None, rejects_path: str, dry_run: bool,
           batch_size: int, rate: float | None, follow: bool, from_start: bool,
-          incremental: bool, max_wait: float, max_events: int, max_visits: int) -> None:
+          incremental: bool, max_wait: float, max_events: int, max_visits: int,
+          cache_contacts: int | None) -> None:
     """Apply contact, event, visit and delete records to the contact documents.
 
     Incremental and idempotent: records merge into what is stored, and applying a record
@@ -182,8 +188,10 @@ def index(files: tuple[str, ...], index: str | None, rejects_path: str, dry_run:
                 for signum in (signal.SIGTERM, signal.SIGINT)}
     try:
         es = connect()
+        cache = WrittenContacts(default_contacts() if cache_contacts is None
+                                else cache_contacts, default_megabytes())
         indexer = Indexer(es, api.contact_index(es, index, must_exist=False), max_wait=max_wait,
-                          max_events=max_events, max_visits=max_visits)
+                          max_events=max_events, max_visits=max_visits, cache=cache)
         run = Run(indexer, rejects,
                   RunOptions(batch_size=batch_size, rate=rate, follow=follow,
                              from_start=from_start, incremental=incremental),

@@ -14,16 +14,16 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 import sys
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from segql.errors import InputError
-from segql.values import parse_instant, present
+from segql.values import parse_instant
 
 if TYPE_CHECKING:
     from segql.contract.contact import Activity, Contact
@@ -356,10 +356,17 @@ def _example(value: Any) -> Any:
     return value
 
 
-def _when(activity: Activity) -> tuple[datetime, str]:
-    instant = parse_instant(activity.ts)
-    assert instant is not None, "records.py accepts only parseable timestamps"
-    return (instant, activity.id)
+#: The stored form of an instant (`values.iso_millis`): as text, it sorts as its time.
+_STORED_INSTANT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z")
+
+
+def _in_time_order(activities: Iterable[Activity]) -> list[Activity]:
+    """By (time, id); as text when every `ts` is in the stored form (as the fold and the
+    documents hold them), which spares parsing each one."""
+    listed = list(activities)
+    if all(_STORED_INSTANT.fullmatch(activity.ts) for activity in listed):
+        return sorted(listed, key=lambda activity: (activity.ts, activity.id))
+    return sorted(listed, key=lambda activity: (parse_instant(activity.ts), activity.id))
 
 
 class _Learner:
@@ -373,8 +380,12 @@ class _Learner:
         self.firsts: dict[tuple[Entry, FieldType], tuple[Any, str]] = {}
 
     def value(self, entry: Entry, value: Any, contact: str) -> None:
-        for item in present(value):
-            type_ = value_type(item)
+        for item in value if isinstance(value, list) else (value,):
+            if item is None or item == "":  # `present`: they say nothing
+                continue
+            kind = type(item)  # `value_type`, its common cases first
+            type_: FieldType = _text_type(item) if kind is str else "number" if (
+                kind is int or kind is float) else value_type(item)
             counts = self.counts.setdefault(entry, {})
             if type_ in counts:
                 counts[type_] += 1
@@ -391,13 +402,13 @@ class _Learner:
     def contact(self, contact: Contact) -> None:
         for name, value in contact.fields.items():
             self.value(Entry("field", name), value, contact.id)
-        for event in sorted(contact.events.values(), key=_when):
+        for event in _in_time_order(contact.events.values()):
             name = event.name or ""
             if name not in self.event_names:
                 self.event_names.append(name)
             for prop, value in event.props.items():
                 self.value(Entry("event", prop, name), value, contact.id)
-        for visit in sorted(contact.visits.values(), key=_when):
+        for visit in _in_time_order(contact.visits.values()):
             for prop, value in visit.props.items():
                 self.value(Entry("visit", prop), value, contact.id)
 

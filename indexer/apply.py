@@ -21,7 +21,6 @@ of the *set* of activities seen and counts the rest by their set of ids (`record
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import Any
@@ -29,16 +28,16 @@ from typing import Any
 from elasticsearch import Elasticsearch, helpers
 
 from segql.compiler.catalog import learn
-from segql.contract.contact import MAX_EVENTS, MAX_VISITS, Contact
-from segql.contract.document import contact_document, document_contact, document_id
+from segql.contract.contact import MAX_EVENTS, MAX_VISITS, Contact, Dropped
+from segql.contract.document import document_contact, document_id
 from segql.indexer.batch import BatchResult, Key, Line, contact_key
+from segql.indexer.codec import document_bytes, dumps, fragments_of
+from segql.indexer.gc_tuning import batch_done
 from segql.indexer.records import ContactStore, RecordError, Reject
 from segql.indexer.writer import DEFAULT_MAX_WAIT, DERIVED, BulkWriter, Outcome, Stored
+from segql.indexer.written import WrittenContacts
 from segql.stores.catalogs import CatalogStore, catalog_index_name, merge_conflicts
 from segql.stores.mapping import create_index_once, index_body, refuse_newer_shape
-
-#: Documents are sent without spaces: smaller, and encoded twice as fast.
-COMPACT = (",", ":")
 
 
 def _news(contact: Contact, before: Contact | None) -> Contact:
@@ -51,6 +50,22 @@ def _news(contact: Contact, before: Contact | None) -> Contact:
         events={i: e for i, e in contact.events.items() if i not in before.events},
         visits={i: v for i, v in contact.visits.items() if i not in before.visits},
     )
+
+
+def copy_contact(contact: Contact) -> Contact:
+    """A copy the fold can change (`ContactStore.apply` replaces field values and
+    activities, never changes one in place) while the original stays as stored."""
+    return replace(contact, fields=dict(contact.fields), events=dict(contact.events),
+                   visits=dict(contact.visits),
+                   dropped_events=_copy_dropped(contact.dropped_events),
+                   dropped_visits=_copy_dropped(contact.dropped_visits))
+
+
+def _copy_dropped(dropped: Dropped) -> Dropped:
+    if not dropped:
+        return Dropped()
+    return Dropped(set(dropped.hashes),
+                   None if dropped.registers is None else bytearray(dropped.registers))
 
 
 def stored_contacts(es: Elasticsearch, index: str) -> Iterator[Contact]:
@@ -86,9 +101,9 @@ class Indexer(BulkWriter):
     def __init__(
         self, es: Elasticsearch, index: str, *, max_events: int = MAX_EVENTS,
         max_visits: int = MAX_VISITS, max_wait: float = DEFAULT_MAX_WAIT,
-        catalog_index: str | None = None,
+        catalog_index: str | None = None, cache: WrittenContacts | None = None,
     ) -> None:
-        super().__init__(es, index, max_wait=max_wait)
+        super().__init__(es, index, max_wait=max_wait, cache=cache)
         self.max_events = max_events
         self.max_visits = max_visits
         self.catalogs = CatalogStore(es, catalog_index or catalog_index_name(index))
@@ -132,6 +147,7 @@ class Indexer(BulkWriter):
         self.stats.rejected += len(result.rejects)
         if result.news:
             self.call(self._learn, result.news)
+        batch_done()
         return result
 
     def _reject_unkeyed(self, line: Line) -> Reject:
@@ -144,9 +160,9 @@ class Indexer(BulkWriter):
     def _fold(self, key: Key, stored: Stored | None, lines: list[Line]) -> Outcome:
         """Apply one contact's records to its stored state (the reference fold)."""
         store = ContactStore(self.max_events, self.max_visits)
-        before = document_contact(stored.source) if stored is not None else None
-        if stored is not None:
-            store.contacts[key] = document_contact(stored.source)
+        before = stored.contact if stored is not None else None
+        if before is not None:
+            store.contacts[key] = copy_contact(before)
         outcome = Outcome(key, lines)
         for line in lines:
             try:
@@ -165,11 +181,14 @@ class Indexer(BulkWriter):
             meta |= {"if_seq_no": stored.seq_no, "if_primary_term": stored.primary_term}
         if final is None:
             if before is not None:
-                outcome.bulk = json.dumps({"delete": meta}) + "\n"
+                outcome.bulk = dumps({"delete": meta}) + b"\n"
         elif final != before:
-            outcome.bulk = (json.dumps({"index" if before else "create": meta}) + "\n"
-                            + json.dumps(contact_document(final), ensure_ascii=False,
-                                         separators=COMPACT) + "\n")
+            outcome.events = fragments_of(final.events, stored.events if stored else None)
+            outcome.visits = fragments_of(final.visits, stored.visits if stored else None)
+            document = document_bytes(final, outcome.events, outcome.visits)
+            outcome.document_bytes = len(document)
+            outcome.bulk = (dumps({"index" if before else "create": meta}) + b"\n"
+                            + document + b"\n")
             outcome.news = _news(final, before)
         return outcome
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from segql.compiler.catalog import Conflict
 from segql.contract.contact import Contact
+from segql.indexer.codec import SLOW, fast_loads
 from segql.indexer.records import ACCOUNT_ID, Reject, read_records
 
 Key = tuple[str, str]
@@ -66,6 +67,9 @@ class BatchResult:
 
 def parse_line(number: int, raw: bytes) -> Any | None:
     """A record, a Reject (not UTF-8, not JSON) or None (a blank line)."""
+    fast = fast_loads(raw)
+    if fast is not SLOW:
+        return fast
     for _, parsed in read_records([raw]):
         return replace(parsed, line=number) if isinstance(parsed, Reject) else parsed
     return None

@@ -51,9 +51,8 @@ from typing import Any, Literal
 
 from elasticsearch import Elasticsearch
 
-from segql.contract.document import document_contact
 from segql.errors import InputError
-from segql.indexer.apply import Indexer
+from segql.indexer.apply import Indexer, copy_contact
 from segql.indexer.batch import Key, Line, contact_key, parse_line
 from segql.indexer.records import ACCOUNT_ID, ContactStore
 from segql.indexer.run import DEFAULT_BATCH_SIZE
@@ -138,7 +137,7 @@ class _Tracking(Indexer):
         """The fold of a contact's records that it accepted, again, record by record."""
         store = ContactStore(self.max_events, self.max_visits)
         if stored is not None:
-            store.contacts[key] = document_contact(stored.source)
+            store.contacts[key] = copy_contact(stored.contact)
         flags = []
         for line in folded:
             store.apply(line.record)

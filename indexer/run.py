@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from segql.indexer.apply import Indexer
 from segql.indexer.batch import Line, Stats, parse_line
+from segql.indexer.gc_tuning import tuned_gc
 from segql.indexer.partition import PARTITION_BYTES, partition, read_partition
 from segql.indexer.progress import Count, Progress
 from segql.indexer.records import Reject
@@ -71,6 +72,10 @@ class Run:
         self._applied: tuple[int, int | None] = (0, None)
 
     def run(self, paths: Sequence[str]) -> Stats:
+        with tuned_gc():
+            return self._run(paths)
+
+    def _run(self, paths: Sequence[str]) -> Stats:
         try:
             for number, path in enumerate(paths):
                 if self.stop():

@@ -16,6 +16,9 @@ Each contact that changed is written once:
   index while it switches to the new one) is not a refusal: the contact is read again and
   written again after a pause, for as long as `max_wait` seconds of continuous blocking,
   so after the switch it is read from, and written to, the new index.
+* With a cache of written contacts (`written.py`), a contact this writer wrote is not
+  read again: the next batch folds onto what was written, guarded by the `_seq_no` and
+  `_primary_term` of that write (so a write by anyone else in between is still a 409).
 """
 
 from __future__ import annotations
@@ -32,10 +35,12 @@ from typing import Any, TypeVar, cast
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
 from segql.contract.contact import Contact
-from segql.contract.document import document_id
+from segql.contract.document import document_contact, document_id
 from segql.errors import SegqlError
 from segql.indexer.batch import BatchResult, Key, Line, Stats
+from segql.indexer.codec import Fragments
 from segql.indexer.records import Reject
+from segql.indexer.written import WrittenContacts
 from segql.stores.failures import reason_of, translate, url_of
 
 T = TypeVar("T")
@@ -58,11 +63,20 @@ class IndexerError(SegqlError):
     """Elasticsearch stayed unavailable, or kept refusing, past the configured wait."""
 
 
+#: Of a bulk reply, only what is read (the rest is ~3x the bytes to decode).
+BULK_REPLY = "items.*.status,items.*.error,items.*._seq_no,items.*._primary_term"
+
+
 @dataclass
 class Stored:
-    source: dict[str, Any]
+    """A contact as stored, the version that holds it, and (when this process wrote it)
+    its encoded events and visits."""
+
+    contact: Contact
     seq_no: int
     primary_term: int
+    events: Fragments = field(default_factory=dict)
+    visits: Fragments = field(default_factory=dict)
 
 
 @dataclass
@@ -75,7 +89,11 @@ class Outcome:
     contact: Contact | None = None
     #: The contact's fields with only its new events and visits: what there is to learn.
     news: Contact | None = None
-    bulk: str | None = None
+    bulk: bytes | None = None
+    #: The size of the document in `bulk`, and its encoded events and visits.
+    document_bytes: int = 0
+    events: Fragments = field(default_factory=dict)
+    visits: Fragments = field(default_factory=dict)
     applied: int = 0
     unchanged: int = 0
     rejects: list[Reject] = field(default_factory=list)
@@ -97,11 +115,15 @@ class BulkWriter(ABC):
     """Reads and writes the contact documents of one index (see the module doc); what a
     contact's records make of its stored state is `_fold`, the Indexer's."""
 
-    def __init__(self, es: Elasticsearch, index: str, *, max_wait: float) -> None:
+    def __init__(self, es: Elasticsearch, index: str, *, max_wait: float,
+                 cache: WrittenContacts | None = None) -> None:
         self.es = es
         self.index = index
         self.max_wait = max_wait
         self.stats = Stats()
+        self.cache = cache if cache is not None else WrittenContacts(0)
+        #: Contacts read with `mget` (those the cache did not hold).
+        self.reads = 0
         self._failing_since: float | None = None
         self._delay = 0.0
         #: Since when writes meet a write block (None: they don't).
@@ -154,9 +176,9 @@ class BulkWriter(ABC):
                     time.sleep(random.uniform(0, 0.02 * attempt))
                 attempt += 1
             first, read = not read, True
-            stored = {} if absent and first else self.call(self._read, pending)
+            stored = {} if absent and first else self._stored(pending)
             pending = self._write((self._fold(key, stored.get(key), groups[key])
-                                   for key in pending), result)
+                                   for key in pending), result, remember=not absent)
         raise IndexerError(f"{len(pending)} contacts kept changing under "
                            f"{MAX_CONFLICT_ATTEMPTS} attempts to write them")
 
@@ -175,6 +197,22 @@ class BulkWriter(ABC):
         self.stats.retried += 1
         time.sleep(random.uniform(0.2, 0.5))
 
+    def _stored(self, keys: list[Key]) -> dict[Key, Stored]:
+        """The stored state of contacts: what this writer wrote last (the cache), else
+        read."""
+        stored: dict[Key, Stored] = {}
+        missing = []
+        for key in keys:
+            held = self.cache.get(key)
+            if held is None:
+                missing.append(key)
+            else:
+                stored[key] = held
+        if missing:
+            self.reads += len(missing)
+            stored.update(self.call(self._read, missing))
+        return stored
+
     def _read(self, keys: list[Key]) -> dict[Key, Stored]:
         stored: dict[Key, Stored] = {}
         for start in range(0, len(keys), 500):
@@ -185,12 +223,15 @@ class BulkWriter(ABC):
                 if "error" in doc:  # e.g. a shard still recovering: retried by `call`
                     raise TransportError(f"reading {doc['_id']}: {doc['error']}")
                 if doc.get("found"):
-                    stored[key] = Stored(doc["_source"], doc["_seq_no"], doc["_primary_term"])
+                    stored[key] = Stored(document_contact(doc["_source"]), doc["_seq_no"],
+                                         doc["_primary_term"])
         return stored
 
-    def _write(self, outcomes: Iterable[Outcome], result: BatchResult) -> list[Key]:
+    def _write(self, outcomes: Iterable[Outcome], result: BatchResult, *,
+               remember: bool = True) -> list[Key]:
         """Bulk-write the outcomes, WRITERS requests in flight while the next ones are
-        folded; commit those done, return the keys to try again."""
+        folded; commit those done (and, if `remember`, cache them), return the keys to try
+        again."""
         retry: list[Key] = []
         in_flight: deque[tuple[list[Outcome], Future[Any]]] = deque()
         blocked = False
@@ -201,8 +242,13 @@ class BulkWriter(ABC):
             for outcome, item in zip(chunk, reply.result()["items"], strict=True):
                 _, answer = next(iter(item.items()))
                 status = answer.get("status", 500)
+                self.cache.drop(outcome.key)
                 if status < 300:
                     self._commit(outcome, result)
+                    if remember and outcome.contact is not None and "_seq_no" in answer:
+                        self.cache.put(outcome.key, Stored(
+                            outcome.contact, answer["_seq_no"], answer["_primary_term"],
+                            outcome.events, outcome.visits), outcome.document_bytes)
                 elif status in (404, 409, 429) or status >= 500:
                     retry.append(outcome.key)  # read again, apply again, write again
                 elif _blocked(answer):
@@ -215,9 +261,10 @@ class BulkWriter(ABC):
             for chunk in _chunks(self._to_send(outcomes, result)):
                 if len(in_flight) >= WRITERS:
                     settle()
-                body = "".join(o.bulk or "" for o in chunk)
+                body = b"".join(o.bulk or b"" for o in chunk)
                 in_flight.append((chunk, pool.submit(self.call, self.es.bulk,
-                                                     operations=cast(Any, body))))
+                                                     operations=cast(Any, body),
+                                                     filter_path=BULK_REPLY)))
             while in_flight:
                 settle()
         if not blocked:
@@ -273,7 +320,7 @@ def _chunks(outcomes: Iterable[Outcome]) -> Iterator[list[Outcome]]:
     size = 0
     for outcome in outcomes:
         chunk.append(outcome)
-        size += len(outcome.bulk or "")
+        size += len(outcome.bulk or b"")
         if size > BULK_BYTES:
             yield chunk
             chunk, size = [], 0

@@ -204,11 +204,14 @@ class CatalogStore:
     def update(
         self, account: str, change: Callable[[StoredCatalog], StoredCatalog]
     ) -> StoredCatalog:
-        """Read, change, write back only if nobody wrote in between; else start over."""
+        """Read, change, write back only if nobody wrote in between; else start over. A
+        change that changes nothing is not written."""
         self._ensure_index()
         for attempt in range(MAX_ATTEMPTS):
             current, version = self._read(account)
             changed = change(current)
+            if version is not None and changed == current:
+                return changed  # nothing new (a --follow batch of known types): no write
             document = {"account": account, **changed.to_json()}
             try:
                 if version is None:

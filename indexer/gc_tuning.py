@@ -1,0 +1,74 @@
+"""Garbage collection tuned for a run of `segql index` (`run.Run.run`).
+
+Python's cyclic garbage collector runs every few hundred allocations and, every so often,
+walks every object alive. An indexer allocates millions of objects that live for a batch
+(records, contacts, a partition of the initial load) or longer (the written-contacts cache)
+and form no reference cycles, so those walks cost it about a fifth of its CPU. Reference
+counting frees every object as soon as it is dropped whatever the collector does; only
+garbage *cycles* (which libraries make: HTTP connections, thread pools) need it. During a
+run:
+
+* the automatic collector is off;
+* after a batch (`batch_done`, called by the Indexer), once YOUNG_EVERY seconds have
+  passed, one collection walks what was allocated since the last one, and `gc.freeze()`
+  takes the survivors out of later walks;
+* every FULL_EVERY seconds that walk is over everything, so a cycle among objects that
+  were alive at a freeze is collected too.
+
+Measured on the 20k-contact sample's initial load: about a fifth less CPU than the default
+collector. Outside a run (the library, the HTTP service) the collector is left as it is.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+#: Seconds between collections of what is new, and of everything, during a run.
+YOUNG_EVERY = 60.0
+FULL_EVERY = 1800.0
+
+
+class _Tuning:
+    active = False
+    last_young = 0.0
+    last_full = 0.0
+
+
+@contextmanager
+def tuned_gc() -> Iterator[None]:
+    """The collector tuned for a run (see the module doc); restored after it."""
+    if _Tuning.active:  # nested: the outer run tunes
+        yield
+        return
+    enabled = gc.isenabled()
+    gc.collect()
+    gc.freeze()
+    gc.disable()
+    _Tuning.active = True
+    _Tuning.last_young = _Tuning.last_full = time.monotonic()
+    try:
+        yield
+    finally:
+        _Tuning.active = False
+        gc.unfreeze()
+        if enabled:
+            gc.enable()
+
+
+def batch_done() -> None:
+    """After a batch: the collections that are due (see the module doc); nothing outside
+    a run."""
+    if not _Tuning.active:
+        return
+    now = time.monotonic()
+    if now - _Tuning.last_young < YOUNG_EVERY:
+        return
+    _Tuning.last_young = now
+    if now - _Tuning.last_full >= FULL_EVERY:
+        _Tuning.last_full = now
+        gc.unfreeze()
+    gc.collect()
+    gc.freeze()
