@@ -144,7 +144,8 @@ def _props(record: dict[str, Any], key: str = "props") -> dict[str, Any]:
 
 #: An instant already in the stored form but for its milliseconds (`iso_millis`), whose
 #: day is checked apart (`_real_day`): the common case, decided without `parse_instant`.
-_STORED_TS = re.compile(r"(\d{4}-\d{2}-\d{2})T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{3})?Z")
+_STORED_TS = re.compile(r"(\d{4}-\d{2}-\d{2})T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{3})?Z",
+                        re.ASCII)
 
 
 @lru_cache(maxsize=1 << 12)

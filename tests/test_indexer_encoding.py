@@ -245,6 +245,9 @@ def codec_read_stdlib(text: str) -> Any:
     st.datetimes().map(lambda d: d.strftime("%Y-%m-%dT%H:%M:%S") + "Z"),
     st.datetimes().map(lambda d: d.isoformat(timespec="milliseconds") + "Z"),
     st.text(max_size=30),
+    st.sampled_from(["٢٠٢٥-01-01T10:00:00Z", "0000-01-01T00:00:00Z", "2024-02-29T23:59:59Z",
+                     "2025-02-29T00:00:00Z", "2025-01-01T24:00:00Z", "2025-01-01T10:00:60Z",
+                     "9999-12-31T23:59:59.999Z", "2025-01-01t10:00:00z", "2025-01-01T10:00:00.1Z"]),
 ))
 def test_stored_timestamps_are_iso_millis_of_the_parse(ts: str) -> None:
     instant = parse_instant(ts)
