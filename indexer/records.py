@@ -355,6 +355,9 @@ def read_records(lines: Iterable[str | bytes]) -> Iterator[tuple[int, Any | Reje
             yield number, json.loads(line)
         except ValueError as error:
             yield number, Reject(number, f"not valid JSON: {error}", line.rstrip("\r\n"))
+        except RecursionError:
+            yield number, Reject(number, "not valid JSON here: arrays and objects nested too "
+                                 "deeply", line.rstrip("\r\n")[:1000])
 
 
 def fold_records(

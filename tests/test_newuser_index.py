@@ -369,3 +369,23 @@ def test_a_display_that_cannot_write_is_dropped_not_fatal(
     progress.start("folding+writing", "records", lambda: Count(2, 2))
     progress.close()
     assert progress.display is None
+
+
+@pytest.mark.parametrize("how", [[], ["--incremental"], ["--dry-run"]])
+def test_a_line_nested_too_deeply_is_a_reject_not_a_fault(index: str, tmp_path: Path,
+                                                          how: list[str]) -> None:
+    """JSON nested deeper than the decoder can follow is bad input (exit 4, a reason),
+    never an internal fault."""
+    deep = "[" * 100_000 + "]" * 100_000
+    feed = tmp_path / "deep.jsonl"
+    feed.write_text(json.dumps(GOOD[0]) + "\n" + '{"type": "event", "account": "acme", '
+                    '"contact": "c9", "id": "e9", "name": "X", '
+                    f'"ts": "2026-01-01T00:00:00Z", "props": {{"p": {deep}}}}}\n')
+    rejects = tmp_path / "rejected.jsonl"
+    done = _index(str(feed), "--index", index, "--rejects", str(rejects), *how)
+    assert done.returncode == EXIT_REJECTED, done.stderr
+    (reject,) = [json.loads(line) for line in rejects.read_text().splitlines()]
+    assert reject["line"] == 2
+    assert reject["reason"] == ("not valid JSON here: arrays and objects nested too "
+                                "deeply")
+    assert "internal error" not in done.stderr
