@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from elasticsearch import Elasticsearch
-from fake_cluster import ANSWERS, answering, silent
+from fake_cluster import ANSWERS, LEAKS, SUFFIXES, UNREACHABLE, A, answering, silent
 from fastapi.testclient import TestClient
 
 from segql.cli.main import cli
@@ -31,14 +31,6 @@ from segql.stores.connection import connect
 from segql.stores.failures import from_answer, translate
 
 pytestmark = pytest.mark.es
-
-A = "acme"
-UNREACHABLE = "http://127.0.0.1:1"
-SUFFIXES = ("", "-catalog", "-segments", "-tokens", "-checkpoints")
-#: What must never reach a user.
-LEAKS = ("Error(", "Exception", "exception", "Traceback", "ConnectionError", "ApiError",
-         "TransportError", "HTTPConnection", "urllib3", "Errno", "NotFoundError",
-         "BadRequestError", "object at 0x", 'File "')
 
 
 @dataclass

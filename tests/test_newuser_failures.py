@@ -18,20 +18,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from elasticsearch import Elasticsearch
-from fake_cluster import answering, tls_port
+from fake_cluster import LEAKS, SUFFIXES, UNREACHABLE, A, answering, tls_port
 
 from segql.cli.main import cli
 from segql.stores.mapping import index_body
 from service import SEGQL
 
 pytestmark = pytest.mark.es
-
-A = "acme"
-UNREACHABLE = "http://127.0.0.1:1"
-SUFFIXES = ("", "-catalog", "-segments", "-tokens", "-checkpoints")
-LEAKS = ("Error(", "Exception", "exception", "Traceback", "ConnectionError", "ApiError",
-         "TransportError", "HTTPConnection", "urllib3", "Errno", "index_not_found",
-         "query_shard", "[400]", "[404]")
 
 
 def segql(*args: str, url: str = UNREACHABLE, **env: str) -> subprocess.CompletedProcess[str]:

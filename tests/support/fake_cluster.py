@@ -17,6 +17,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+#: What the failure tests share: an account, a port nothing listens on, the indices a
+#: contact index name stands for, and what must never reach a user.
+A = "acme"
+UNREACHABLE = "http://127.0.0.1:1"
+SUFFIXES = ("", "-catalog", "-segments", "-tokens", "-checkpoints")
+LEAKS = ("Error(", "Exception", "exception", "Traceback", "ConnectionError", "ApiError",
+         "TransportError", "HTTPConnection", "urllib3", "Errno", "NotFoundError",
+         "BadRequestError", "object at 0x", 'File "', "index_not_found", "query_shard",
+         "[400]", "[404]")
+
 
 def _error(status: int, kind: str, reason: str) -> dict[str, Any]:
     cause = {"type": kind, "reason": reason}
