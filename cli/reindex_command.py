@@ -41,13 +41,22 @@ def _say(message: str) -> None:
               help="Rebuild even when the index is already in the current shape.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=DEFAULT_BATCH_SIZE,
               show_default=True, help="Contacts per bulk request and per checkpoint.")
+@click.option("--shards", type=click.IntRange(min=1),
+              help="Shards of the new index (default: those of the current one).")
+@click.option("--routing-partition", "partition", type=click.IntRange(min=1),
+              help="Over how many of the shards one account's contacts spread (fewer than "
+              "the shards, or 1; default: half the shards; docs/scaling.md). A "
+              "different placement from the current index's rebuilds it.")
 @click.option("--max-wait", type=click.FloatRange(min=0), default=DEFAULT_MAX_WAIT,
               show_default=True, help="Seconds to keep retrying while Elasticsearch is "
               "unreachable or overloaded before failing.")
 @guarded
 def reindex(index: str | None, accounts: tuple[str, ...], force: bool, batch_size: int,
-            max_wait: float) -> None:
+            shards: int | None, partition: int | None, max_wait: float) -> None:
     """Rebuild every contact document in the current shape, into a new index.
+
+    The new index also gets the placement asked for (--shards, --routing-partition) or
+    the default one; an index made before accounts were spread over shards is moved to it.
 
     Each document is rebuilt from the contact it stores, then the contact index's name
     becomes an alias of the new index in one step (the first time, the old index is
@@ -58,11 +67,12 @@ def reindex(index: str | None, accounts: tuple[str, ...], force: bool, batch_siz
     """
     name = index or api.index_name()
     report = run_reindex(connect(), name, accounts=list(accounts) or None, force=force,
-                         batch_size=batch_size, max_wait=max_wait,
-                         pause=float(os.environ.get(PAUSE_ENV) or 0), log=_say)
+                         batch_size=batch_size, max_wait=max_wait, shards=shards,
+                         partition=partition, pause=float(os.environ.get(PAUSE_ENV) or 0), log=_say)
     click.echo(json.dumps(report.to_json(), ensure_ascii=False))
     if report.status == "current":
-        _say(f"{name} is already in the current shape: nothing to do (--force rebuilds)")
+        _say(f"{name} is already in the current shape and placement: nothing to do "
+             "(--force rebuilds)")
     elif report.status == "partial":
         _say(f"{len(report.remaining)} account(s) remain to copy; the switch happens once "
              "every account is copied (run segql reindex without --account)")

@@ -1,5 +1,6 @@
 """What `segql reindex` (`reindex.py`) reads about a contact index: the concrete index
-behind its name, whether its mapping is in the current shape, its contacts per account,
+behind its name, whether its mapping is in the current shape (and its placement the one
+wanted), its contacts per account,
 its per-shard sequence-number checkpoints, and pages of a point-in-time scan."""
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from elasticsearch import Elasticsearch
 from segql.errors import InputError, SegqlError
 from segql.indexer.writer import DERIVED
 from segql.stores.mapping import index_body
+from segql.stores.placement import Placement, placement_of
 
 KEEP_ALIVE = "5m"
 
@@ -46,9 +48,22 @@ def mapping_shape(mappings: dict[str, Any]) -> dict[str, Any]:
             "properties": static}
 
 
-def is_current(es: Elasticsearch, index: str) -> bool:
+def index_placement(es: Elasticsearch, index: str) -> Placement:
+    """The placement (shards, routing partition) a concrete index has in effect."""
+    (found,) = es.indices.get_settings(index=index).values()
+    state = es.cluster.state(metric="metadata", index=index, filter_path=(
+        "metadata.indices.*.routing_num_shards"))
+    (meta,) = state["metadata"]["indices"].values()
+    return placement_of(found["settings"]["index"], int(meta["routing_num_shards"]))
+
+
+def is_current(es: Elasticsearch, index: str, wanted: Placement | None = None) -> bool:
+    """Whether the index's mapping is the current one, and (given `wanted`) its
+    placement that one."""
     (found,) = es.indices.get_mapping(index=index).values()
-    return mapping_shape(found["mappings"]) == mapping_shape(index_body()["mappings"])
+    if mapping_shape(found["mappings"]) != mapping_shape(index_body()["mappings"]):
+        return False
+    return wanted is None or index_placement(es, index) == wanted
 
 
 # -- reading the source ---------------------------------------------------------------

@@ -10,8 +10,11 @@ index with the current mapping, then switch the contact index's name to it at on
   indices (`X-catalog`, `X-segments`, `X-checkpoints`, `X-tokens`) are named from `X` and
   are not touched.
 * Current or not. The mapping of X is compared with `mapping.index_body()`'s: its `_meta`
-  (where a shape version marker lives), the dynamic templates and the static fields. The
-  same: nothing to do ("current"), unless forced.
+  (where a shape version marker lives), the dynamic templates and the static fields; and
+  its placement (shards, routing partition: stores/placement.py) with the one wanted (as
+  asked with `shards`/`partition`, else X's shards with the default partition). The
+  same: nothing to do ("current"), unless forced. The placement is kept in the progress:
+  a rerun without one continues into the same new index.
 * The copy. Account by account, a point-in-time scan of the source sorted by contact_id
   (search_after), each document rebuilt (`contact_document(document_contact(source))`)
   and bulk-written with its `_id` and routing. After every batch the last contact id is
@@ -46,6 +49,7 @@ from segql.indexer.index_facts import (
     ReindexError,
     account_counts,
     concrete_index,
+    index_placement,
     is_current,
     local_checkpoints,
     primary_terms,
@@ -54,6 +58,7 @@ from segql.indexer.index_facts import (
 from segql.indexer.writer import DEFAULT_MAX_WAIT, DERIVED, BulkWriter, Outcome, Stored
 from segql.stores.checkpoints import CheckpointStore, Version
 from segql.stores.mapping import create_index_once, index_body
+from segql.stores.placement import Placement, placement
 
 #: The checkpoint store's key of a reindex's progress.
 PROGRESS_KEY = "reindex"
@@ -74,12 +79,15 @@ class Report:
     contacts: dict[str, int] = field(default_factory=dict)
     remaining: list[str] = field(default_factory=list)
     resumed: bool = False
+    #: The new index's shards and routing partition.
+    placement: dict[str, int] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"index": self.index, "status": self.status, "from": self.source,
                 "to": self.target, "copied": self.copied, "caught_up": self.caught_up,
                 "deleted": self.deleted, "contacts": self.contacts,
-                "remaining_accounts": self.remaining, "resumed": self.resumed}
+                "remaining_accounts": self.remaining, "resumed": self.resumed,
+                "placement": self.placement}
 
 
 class _Calls(BulkWriter):
@@ -98,9 +106,13 @@ class Reindex:
 
     def __init__(self, es: Elasticsearch, index: str, *, batch_size: int = DEFAULT_BATCH_SIZE,
                  max_wait: float = DEFAULT_MAX_WAIT, pause: float = 0.0,
+                 shards: int | None = None, partition: int | None = None,
                  log: Callable[[str], None] = lambda _: None) -> None:
         self.es, self.index, self.batch_size, self.pause, self.log = (
             es, index, batch_size, pause, log)
+        self.shards, self.partition = shards, partition
+        #: whether a placement was asked for (else a resumed run keeps the stored one)
+        self.asked = shards is not None or partition is not None
         self.calls = _Calls(es, index, max_wait=max_wait)
         self.store = CheckpointStore(es, index)
         self.state: dict[str, Any] = {}
@@ -118,10 +130,11 @@ class Reindex:
                 self._discard()
         report = Report(self.index, "current", source, resumed=bool(self.state))
         if not self.state:
-            if not force and self.calls.call(is_current, self.es, source):
+            wanted = self._wanted(source)
+            if not force and self.calls.call(is_current, self.es, source, wanted):
                 return report
-            self._start(source)
-        report.target = self.state["target"]
+            self._start(source, wanted)
+        report.target, report.placement = self.state["target"], self.state.get("placement")
         self._outrank(source, report.target)  # (again: a run killed before it was done)
         present = self.calls.call(account_counts, self.es, source)
         unknown = sorted(set(accounts or []) - set(present))
@@ -160,10 +173,20 @@ class Reindex:
         """Whether the stored progress is of this very source (not of an index deleted
         and created again under the name) into a target of the current shape."""
         target = self.state["target"]
+        stored = Placement(**self.state["placement"]) if "placement" in self.state else None
+        asked = self._wanted(source) if self.asked else stored
         return bool(self.state["source"] == source
                     and self.state.get("source_uuid") == self._uuid(source)
+                    and asked == stored
                     and self.calls.call(self.es.indices.exists, index=target)
-                    and self.calls.call(is_current, self.es, target))
+                    and self.calls.call(is_current, self.es, target, stored))
+
+    def _wanted(self, source: str) -> Placement:
+        """The placement of the new index: the shards and routing partition asked for;
+        else the source's shards, spread by the default partition for them (so a reindex
+        moves an index made before placements to the current one: stores/placement.py)."""
+        shards = self.shards or self.calls.call(index_placement, self.es, source).shards
+        return placement(shards, self.partition)
 
     def _discard(self) -> None:
         """Progress of another source or an older shape: drop it and its unswitched copy."""
@@ -176,23 +199,24 @@ class Reindex:
         self.calls.call(self.store.delete_state, PROGRESS_KEY)
         self.state, self.version = {}, None
 
-    def _start(self, source: str) -> None:
+    def _start(self, source: str, wanted: Placement) -> None:
         match = re.fullmatch(re.escape(self.index) + r"-v(\d+)", source)
         number = int(match.group(1)) + 1 if match else 2
         while self.calls.call(self.es.indices.exists, index=f"{self.index}-v{number}"):
             number += 1
         target = f"{self.index}-v{number}"
         (settings,) = self.calls.call(self.es.indices.get_settings, index=source).values()
-        body = index_body(int(settings["settings"]["index"]["number_of_shards"]),
-                          int(settings["settings"]["index"]["number_of_replicas"]))
+        body = index_body(wanted.shards, int(settings["settings"]["index"][
+            "number_of_replicas"]), wanted.partition)
         body["settings"]["refresh_interval"] = "-1"  # until the switch
         # every write to the source from now on has a higher _seq_no: caught up later
         since = self.calls.call(local_checkpoints, self.es, source)
         self.state = {"source": source, "source_uuid": self._uuid(source), "target": target,
-                      "accounts": {}, "caught_up_to": since}
+                      "placement": wanted.to_json(), "accounts": {}, "caught_up_to": since}
         self._save()  # first: a second reindex starting now stops here
         self.calls.call(create_index_once, self.es, target, body)
-        self.log(f"reindexing {self.index} ({source}) into {target}")
+        self.log(f"reindexing {self.index} ({source}) into {target} ({wanted.shards} "
+                 f"shards, an account on {wanted.partition})")
 
     def _outrank(self, source: str, target: str) -> None:
         """Raise the target's primary term above every one of the source (a closed and
@@ -382,7 +406,9 @@ class Reindex:
 def reindex(es: Elasticsearch, index: str, *, accounts: list[str] | None = None,
             force: bool = False, batch_size: int = DEFAULT_BATCH_SIZE,
             max_wait: float = DEFAULT_MAX_WAIT, pause: float = 0.0,
+            shards: int | None = None, partition: int | None = None,
             log: Callable[[str], None] = lambda _: None) -> Report:
-    """Rebuild the contact index `index` in the current shape (see the module doc)."""
+    """Rebuild the contact index `index` in the current shape and placement (see the
+    module doc)."""
     return Reindex(es, index, batch_size=batch_size, max_wait=max_wait, pause=pause,
-                   log=log).run(accounts, force=force)
+                   shards=shards, partition=partition, log=log).run(accounts, force=force)

@@ -8,6 +8,7 @@ from elasticsearch import BadRequestError, Elasticsearch
 
 from segql.contract.document import SHAPE, SHAPE_META
 from segql.errors import SegqlError
+from segql.stores.placement import ROUTING_MAPPING, placement, placement_settings
 
 _KEYWORD_MATCH = {"type": "keyword"}
 _KEYWORD_SEARCH_ONLY = {"type": "keyword", "doc_values": False}
@@ -37,12 +38,15 @@ def _slot_template(slot: str, mapping: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def index_body(shards: int = 1, replicas: int = 0) -> dict[str, Any]:
-    """Settings and mappings for a new contact index."""
+def index_body(shards: int = 1, replicas: int = 0, partition: int | None = None
+               ) -> dict[str, Any]:
+    """Settings and mappings for a new contact index; an account spreads over `partition`
+    of its shards (default: `placement.default_partition`; stores/placement.py)."""
     return {
         "settings": {
             "number_of_shards": shards,
             "number_of_replicas": replicas,
+            **placement_settings(placement(shards, partition)),
             # a contact's events and visits are nested documents; retention bounds them
             # per contact (records.MAX_EVENTS + MAX_VISITS by default); this leaves room
             # for an account configured to keep many more
@@ -54,6 +58,7 @@ def index_body(shards: int = 1, replicas: int = 0) -> dict[str, Any]:
         },
         "mappings": {
             "dynamic": "strict",
+            "_routing": dict(ROUTING_MAPPING),
             # which document shape the index holds (`document.SHAPE`; absent: shape 1)
             "_meta": {SHAPE_META: SHAPE},
             "properties": {
