@@ -48,10 +48,16 @@ class Placement:
         return {"shards": self.shards, "partition": self.partition}
 
 
+#: The default partition's ceiling: an account on 8 shards holds ~30M contacts of 50
+#: activities within 200M Lucene documents a shard (docs/scaling.md), while a small
+#: account's search visits no more than 8 shards.
+MAX_DEFAULT_PARTITION = 8
+
+
 def default_partition(shards: int) -> int:
     """Over how many shards one account spreads when nobody says: half the shards
-    (rounded up), fewer than all; 1 for one or two shards."""
-    return max(1, min(shards - 1, (shards + 1) // 2))
+    (rounded up), fewer than all, at most MAX_DEFAULT_PARTITION; 1 for one or two."""
+    return max(1, min(shards - 1, (shards + 1) // 2, MAX_DEFAULT_PARTITION))
 
 
 def placement(shards: int, partition: int | None = None) -> Placement:
