@@ -1,31 +1,347 @@
-// PLACEHOLDER, replaced by the segment editor (h/editor). Contract with the shell (app.js):
+// The segment editor (issue 17): name and description, the visual builder, the canonical
+// text beside it (in sync both ways, problems underlined), and a live count with reach per
+// channel. Contract with the page (app.js):
+//
 //   mountEditor(container, {api, segment, onSaved(name), onCancel()}) -> {destroy()}
-// segment: null for a new one, else {name, description, expression, version}.
+//   segment: null for a new one, else {name, description, expression, version}
+//
+// The text is authoritative: typing parses it (POST /v1/parse → JSON form → builder) and
+// checks it against the account (POST check → underlined problems); a builder change
+// renders the JSON form (POST /v1/render) into the text. Text the builder cannot show
+// faithfully (comments) keeps the builder read-only, with a note. Counts are debounced
+// (300 ms) and a newer request aborts the one before (AbortController).
+
+import {renderBuilder} from "./editor/builder.js";
+import {button, h, idFor, input, select} from "./editor/dom.js";
+import {textPane} from "./editor/textpane.js";
+import {unsupported} from "./editor/tree.js";
+
+const DEBOUNCE_MS = 300;
+const CHANNELS = ["email", "sms", "push"];
+
+function ensureStyles() {
+  const href = new URL("./editor.css", import.meta.url).href;
+  const links = [...document.querySelectorAll("link[rel=stylesheet]")];
+  if (!links.some((link) => link.href === href)) {
+    document.head.append(h("link", {rel: "stylesheet", href}));
+  }
+}
+
+function zones() {
+  let all = [];
+  try {
+    all = Intl.supportedValuesOf("timeZone");
+  } catch (_) {
+    all = [];
+  }
+  return ["UTC", ...all.filter((zone) => zone !== "UTC")];
+}
+
+const isAbort = (error) => error && error.name === "AbortError";
+
 export function mountEditor(container, {api, segment, onSaved, onCancel}) {
-  const form = document.createElement("form");
-  form.setAttribute("aria-label", segment ? `Edit segment ${segment.name}` : "New segment");
-  form.innerHTML = `
-    <p><label>Name <input name="name" required></label></p>
-    <p><label>Description <input name="description"></label></p>
-    <p><label>Segment <textarea name="expression" rows="6" cols="60" required></textarea></label></p>
-    <p role="alert" class="error"></p>
-    <p><button type="submit">Save</button> <button type="button" data-cancel>Cancel</button></p>`;
-  form.name.value = segment ? segment.name : "";
-  form.name.readOnly = Boolean(segment);
-  form.description.value = (segment && segment.description) || "";
-  form.expression.value = (segment && segment.expression) || "";
-  form.querySelector("[data-cancel]").addEventListener("click", () => onCancel());
-  form.addEventListener("submit", async (event) => {
+  ensureStyles();
+  const state = {
+    ast: null, catalog: null, savedNames: [], timezone: "UTC", locked: null,
+    override: false, stale: false, destroyed: false,
+  };
+  const controllers = {};
+  const timers = {};
+  const fresh = (key) => {
+    if (controllers[key]) controllers[key].abort();
+    controllers[key] = new AbortController();
+    return controllers[key].signal;
+  };
+  const cancel = (...keys) => keys.forEach((key) => {
+    clearTimeout(timers[key]);
+    timers[key] = null;
+    if (controllers[key]) controllers[key].abort();
+  });
+
+  // --- the form ---------------------------------------------------------------------
+  const title = segment ? `Edit segment ${segment.name}` : "New segment";
+  const nameError = h("span", {id: idFor("Name error"), class: "ed-field-error", role: "alert"});
+  const name = input("Name", {type: "text", required: true, value: segment ? segment.name : "",
+                              readOnly: Boolean(segment), autocomplete: "off",
+                              "aria-describedby": nameError.id, class: "ed-name"});
+  const description = input("Description", {
+    type: "text", value: (segment && segment.description) || "", class: "ed-description"});
+  const saveError = h("p", {class: "ed-save-error", role: "alert"});
+  const pane = textPane({label: "Segment text", oninput: onTextInput});
+  const builderNote = h("div", {class: "ed-note", role: "status"});
+  const builderProblems = h("ul", {class: "ed-problems ed-builder-problems",
+                                   "aria-live": "polite"});
+  const treeHost = h("fieldset", {class: "ed-tree-host", "aria-label": "Conditions"},
+    h("p", {class: "ed-empty"}, "Loading the catalog…"));
+  const count = h("output", {id: idFor("Live count"), class: "ed-count-number",
+                             "aria-label": "Live count", dataset: {state: "idle"}}, "—");
+  const reach = h("ul", {class: "ed-reach", "aria-label": "Reach per channel"},
+    CHANNELS.map((channel) => h("li", {dataset: {channel}},
+      h("span", {class: "ed-channel"}, channel), " ",
+      h("span", {class: "ed-reach-number", dataset: {reach: channel}}, "—"))));
+  const countNote = h("p", {class: "ed-count-note"});
+  const zone = select("Time zone of the count", zones().map((z) => [z, z]), state.timezone,
+    (event) => {
+      state.timezone = event.target.value;
+      checkText(pane.value);
+    });
+  const form = h("form", {class: "ed", "aria-label": title, novalidate: true},
+    h("h2", {class: "ed-title"}, title),
+    h("div", {class: "ed-meta"},
+      h("p", {class: "ed-field"}, h("label", {for: name.id}, "Name"), name, nameError),
+      h("p", {class: "ed-field"}, h("label", {for: description.id}, "Description"),
+        description)),
+    h("div", {class: "ed-main"},
+      h("section", {class: "ed-builder", "aria-labelledby": idFor("Builder title")},
+        h("h3", {id: idFor("Builder title")}, "Conditions"), builderNote, treeHost,
+        builderProblems),
+      h("div", {class: "ed-side"},
+        h("section", {class: "ed-count", "aria-labelledby": idFor("Count title")},
+          h("h3", {id: idFor("Count title")}, "Contacts now"),
+          h("p", {class: "ed-count-line"}, count, " contacts"), reach, countNote,
+          h("p", {class: "ed-field"}, h("label", {for: zone.id}, "Time zone"), zone)),
+        h("section", {class: "ed-text"}, pane.element))),
+    h("div", {class: "ed-footer"}, saveError,
+      h("button", {type: "submit", class: "ed-save"}, "Save"),
+      button("Cancel", "Cancel", () => onCancel && onCancel(), {class: "ed-cancel"})));
+  form.addEventListener("submit", (event) => {
     event.preventDefault();
-    const body = {text: form.expression.value, description: form.description.value || null};
-    try {
-      if (segment) await api.put(`segments/${encodeURIComponent(segment.name)}`, body);
-      else await api.post("segments", {name: form.name.value, ...body});
-      onSaved(form.name.value);
-    } catch (error) {
-      form.querySelector(".error").textContent = error.message;
-    }
+    save();
   });
   container.append(form);
-  return {destroy: () => form.remove()};
+
+  // --- the builder ------------------------------------------------------------------
+  const ctx = {
+    get catalog() { return state.catalog; },
+    get savedNames() { return state.savedNames; },
+    root: {get: () => state.ast, set: (node) => { state.ast = node; }},
+    changed: onBuilderChange,
+    names: new Map(),
+  };
+
+  function renderTree(focusLabel) {
+    if (!state.catalog) return;
+    const active = document.activeElement;
+    const activeId = active && treeHost.contains(active) ? active.id : null;
+    treeHost.disabled = Boolean(state.locked) && !state.override;
+    treeHost.replaceChildren(renderBuilder(ctx));
+    const target = document.getElementById(idFor(focusLabel || "")) ||
+      (activeId && document.getElementById(activeId));
+    if ((focusLabel || activeId) && target) target.focus();
+    showNote();
+  }
+
+  function showNote() {
+    const parts = [];
+    if (state.locked && !state.override) {
+      parts.push(h("span", {}, `The builder is read-only: ${state.locked}. Edit the text, or `),
+        button("Edit in the builder anyway", "edit in the builder (drops them)", () => {
+          state.override = true;
+          renderTree();
+        }, {class: "ed-small"}));
+    }
+    if (state.stale) {
+      parts.push(h("span", {}, "The text does not parse: the builder shows its last " +
+                               "version that did, and changing it rewrites the text."));
+    }
+    builderNote.replaceChildren(...parts);
+  }
+
+  function onBuilderChange(structural, focusLabel) {
+    cancel("parse");
+    state.stale = false;
+    if (structural) renderTree(focusLabel);
+    clearTimeout(timers.render);
+    timers.render = setTimeout(toText, structural ? 0 : DEBOUNCE_MS - 100);
+  }
+
+  async function toText() {
+    timers.render = null;
+    const signal = fresh("render");
+    if (!state.ast) {
+      pane.setText("");
+      showBuilderProblems([]);
+      checkText("");
+      return;
+    }
+    try {
+      const {text} = await api.post("/v1/render", {ast: state.ast}, {signal});
+      pane.setText(text);
+      state.locked = null;
+      state.override = false;
+      showBuilderProblems([]);
+      showNote();
+      checkText(text);
+    } catch (error) {
+      if (isAbort(error)) return;
+      showBuilderProblems(error.problems && error.problems.length ? error.problems
+        : [{message: error.message}]);
+    }
+  }
+
+  function showBuilderProblems(problems) {
+    treeHost.querySelectorAll(".ed-invalid").forEach((el) => el.classList.remove("ed-invalid"));
+    builderProblems.replaceChildren(...problems.map((problem) => {
+      let pointer = (problem.pointer || "").replace(/^\/ast/, "");
+      while (pointer && !ctx.names.has(pointer)) pointer = pointer.replace(/\/[^/]*$/, "");
+      const where = ctx.names.get(pointer);
+      const row = treeHost.querySelector(`[data-pointer="${CSS.escape(pointer)}"]`);
+      if (row) row.classList.add("ed-invalid");
+      return h("li", {class: "ed-problem-item", dataset: {pointer}},
+        where ? `${where.charAt(0).toUpperCase()}${where.slice(1)}: ` : "", problem.message,
+        problem.hint ? ` (${problem.hint})` : "");
+    }));
+  }
+
+  // --- the text ---------------------------------------------------------------------
+  function onTextInput(text) {
+    cancel("render", "parse");
+    clearTimeout(timers.text);
+    count.dataset.state = "waiting";
+    timers.text = setTimeout(() => fromText(text), DEBOUNCE_MS);
+  }
+
+  async function fromText(text) {
+    timers.text = null;
+    state.override = false;
+    checkText(text);
+    const signal = fresh("parse");
+    if (!text.trim()) {
+      state.ast = null;
+      state.stale = false;
+      state.locked = null;
+      renderTree();
+      return;
+    }
+    try {
+      const {ast} = await api.post("/v1/parse", {text}, {signal});
+      state.ast = ast;
+      state.stale = false;
+      state.locked = unsupported(ast, text);
+      renderTree();
+    } catch (error) {
+      if (isAbort(error)) return;
+      state.stale = true;
+      showNote();
+    }
+  }
+
+  async function checkText(text) {
+    cancel("check", "count");
+    if (!text.trim()) {
+      pane.showProblems([]);
+      showCount(null, "No conditions yet.");
+      return;
+    }
+    const signal = fresh("check");
+    count.dataset.state = "waiting";
+    try {
+      const result = await api.post("check", {text, timezone: state.timezone}, {signal});
+      pane.showProblems(result.diagnostics);
+      if (result.valid) {
+        timers.count = setTimeout(() => countText(text), 0);
+      } else {
+        showCount(null, "The segment has problems: see the text.");
+      }
+    } catch (error) {
+      if (isAbort(error)) return;
+      pane.showProblems(error.problems || []);
+      showCount(null, error.message);
+    }
+  }
+
+  async function countText(text) {
+    const signal = fresh("count");
+    count.dataset.state = "busy";
+    form.querySelector(".ed-count").setAttribute("aria-busy", "true");
+    try {
+      const result = await api.post("count", {text, timezone: state.timezone, channels: true},
+                                    {signal});
+      showCount(result, `Counted in ${result.took_ms} ms.`);
+    } catch (error) {
+      if (isAbort(error)) return;
+      showCount(null, error.message);
+    }
+  }
+
+  function showCount(result, message) {
+    form.querySelector(".ed-count").removeAttribute("aria-busy");
+    count.textContent = result ? result.count.toLocaleString("en") : "—";
+    if (result) count.dataset.count = String(result.count);
+    else delete count.dataset.count;
+    count.dataset.state = result ? "done" : "none";
+    for (const channel of CHANNELS) {
+      const cell = reach.querySelector(`[data-reach="${channel}"]`);
+      const value = result && result.reach ? result.reach[channel] : undefined;
+      cell.textContent = value === undefined ? "—" : value.toLocaleString("en");
+      if (value === undefined) delete cell.dataset.value;
+      else cell.dataset.value = String(value);
+    }
+    countNote.textContent = message || "";
+  }
+
+  // --- save -------------------------------------------------------------------------
+  async function save() {
+    saveError.textContent = "";
+    nameError.textContent = "";
+    name.removeAttribute("aria-invalid");
+    if (timers.render) {
+      clearTimeout(timers.render);
+      await toText();
+    }
+    const chosen = name.value.trim();
+    if (!chosen) {
+      nameError.textContent = "A segment needs a name.";
+      name.setAttribute("aria-invalid", "true");
+      name.focus();
+      return;
+    }
+    if (!pane.value.trim()) {
+      saveError.textContent = "The segment has no conditions yet.";
+      return;
+    }
+    const body = {text: pane.value, description: description.value.trim() || null};
+    try {
+      if (segment) await api.put(`segments/${encodeURIComponent(segment.name)}`, body);
+      else await api.post("segments", {name: chosen, ...body});
+      if (onSaved) onSaved(segment ? segment.name : chosen);
+    } catch (error) {
+      if (isAbort(error)) return;
+      const message = error.detail ? `${error.title}: ${error.detail}` : error.message;
+      saveError.textContent = message;
+      if (error.status === 409 && !segment) {
+        nameError.textContent = error.detail || message;
+        name.setAttribute("aria-invalid", "true");
+      }
+      if (error.problems && error.problems.some((p) => p.line)) pane.showProblems(error.problems);
+    }
+  }
+
+  // --- start ------------------------------------------------------------------------
+  pane.setText(segment ? segment.expression || segment.text || "" : "");
+  Promise.all([
+    api.get("catalog"),
+    api.get("segments?counts=false").catch(() => []),
+  ]).then(([catalog, saved]) => {
+    if (state.destroyed) return;
+    state.catalog = catalog;
+    const own = segment ? segment.name.toLowerCase() : null;
+    state.savedNames = saved.map((s) => s.name).filter((n) => n.toLowerCase() !== own);
+    renderTree();
+    fromText(pane.value);
+  }).catch((error) => {
+    if (state.destroyed) return;
+    treeHost.replaceChildren(h("p", {class: "ed-empty", role: "alert"},
+      `The builder needs the account's catalog: ${error.message}. The text still works.`));
+    fromText(pane.value);
+  });
+
+  return {
+    destroy() {
+      state.destroyed = true;
+      for (const key of Object.keys(timers)) clearTimeout(timers[key]);
+      for (const key of Object.keys(controllers)) controllers[key].abort();
+      form.remove();
+    },
+  };
 }
