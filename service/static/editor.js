@@ -5,9 +5,11 @@
 //   mountEditor(container, {api, segment, onSaved(name), onCancel()}) -> {destroy()}
 //   segment: null for a new one, else {name, description, expression, version}
 //
-// The text is authoritative: typing parses it (POST /v1/parse → JSON form → builder) and
+// The text is authoritative: typing parses it (POST /v1/check for its syntax, then
+// /v1/parse → JSON form → builder) and
 // checks it against the account (POST check → underlined problems); a builder change
-// renders the JSON form (POST /v1/render) into the text. Text the builder cannot show
+// renders the JSON form into the text (POST /v1/check with the JSON form answers with its
+// canonical text, or with its problems at JSON Pointers, shown on the builder's rows). Text the builder cannot show
 // faithfully (comments) keeps the builder read-only, with a note. Counts are debounced
 // (300 ms) and a newer request aborts the one before (AbortController).
 
@@ -165,7 +167,14 @@ export function mountEditor(container, {api, segment, onSaved, onCancel}) {
       return;
     }
     try {
-      const {text} = await api.post("/v1/render", {ast: state.ast}, {signal});
+      // the language's check renders a valid JSON form (its canonical text) and answers an
+      // invalid one with its problems at JSON Pointers, both as 200 (/v1/render: 422)
+      const result = await api.post("/v1/check", {ast: state.ast}, {signal});
+      if (!result.valid) {
+        showBuilderProblems(result.diagnostics);
+        return;
+      }
+      const text = result.text;
       pane.setText(text);
       state.locked = null;
       state.override = false;
@@ -214,6 +223,13 @@ export function mountEditor(container, {api, segment, onSaved, onCancel}) {
       return;
     }
     try {
+      // syntax first (200 either way), so text that does not parse is no failed request
+      const syntax = await api.post("/v1/check", {text}, {signal});
+      if (!syntax.valid) {
+        state.stale = true;
+        showNote();
+        return;
+      }
       const {ast} = await api.post("/v1/parse", {text}, {signal});
       state.ast = ast;
       state.stale = false;

@@ -28,7 +28,7 @@ import {inferOperand, operandEditor} from "./values.js";
 
 const KINDS = [["field", "Contact field"], ["event", "Event"], ["visit", "Visit"],
                ["in_segment", "Saved segment"]];
-const MODES = [["all", "all of these"], ["any", "any of these"]];
+const MODES = [["all", "all of these conditions"], ["any", "any of these conditions"]];
 
 /** The builder for `ctx.root` (get/set of the JSON form's root; null: no conditions). */
 export function renderBuilder(ctx) {
@@ -91,17 +91,17 @@ function container(ctx, slot, name, title, scope, pointer) {
   ctx.names.set(pointer, name);
   const header = h("legend", {class: "ed-legend"}, title);
   const controls = h("div", {class: "ed-group-head"},
-    notBox(`Negate ${name}`, negated, () => {
-      const made = ensureGroup();
-      slot.set(negated ? made : {type: "not", expr: made});
-      ctx.changed(true, `Negate ${name}`);
-    }),
-    h("span", {class: "ed-requires", id: idFor(`${name} requires label`)}, "requires"),
+    h("span", {class: "ed-requires"}, "requires"),
     select(`${name} requires`, MODES, group ? modeOf(group) : "all", (event) => {
       const made = ensureGroup();
       made.type = typeFor(event.target.value, made);
       ctx.changed(true, `${name} requires`);
     }),
+    notBox(`Negate ${name}`, negated, () => {
+      const made = ensureGroup();
+      slot.set(negated ? made : {type: "not", expr: made});
+      ctx.changed(true, `Negate ${name}`);
+    }, "negate"),
     button(`Remove ${name}`, "Remove", () => {
       slot.remove();
       ctx.changed(true, "Add segment");
@@ -147,10 +147,10 @@ function container(ctx, slot, name, title, scope, pointer) {
     header, controls, list, footer);
 }
 
-function notBox(label, checked, onchange) {
+function notBox(label, checked, onchange, text = "not") {
   return h("label", {class: "ed-not"},
     h("input", {type: "checkbox", id: idFor(label), "aria-label": label, checked, onchange}),
-    h("span", {"aria-hidden": "true"}, "not"));
+    h("span", {"aria-hidden": "true"}, text));
 }
 
 /** One condition row (a field, property, event, visit or saved-segment condition). */
@@ -215,8 +215,13 @@ function fieldControls(ctx, node, name, scope) {
       }
       ctx.changed(true, `${word} of ${name}`);
     });
-  const op = select(`Operator of ${name}`,
-    operatorsOf(ctx.catalog, type).map((o) => [o.op, o.name]), node.op, (event) => {
+  const ops = operatorsOf(ctx.catalog, type).map((o) => [o.op, o.name]);
+  if (!ops.some(([value]) => value === node.op)) {
+    const known = Object.values(ctx.catalog.types).flatMap((t) => t.operators)
+      .find((o) => o.op === node.op);
+    ops.push([node.op, `${known ? known.name : node.op} (not for ${type || "this field"})`]);
+  }
+  const op = select(`Operator of ${name}`, ops, node.op, (event) => {
       const next = operatorOf(ctx.catalog, type, event.target.value);
       node.op = event.target.value;
       if (!sameOperand(desc, next)) setOperand(node, defaultOperand(next));

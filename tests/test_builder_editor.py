@@ -1,0 +1,238 @@
+"""The segment editor of the builder page (service/static/editor.js) in a real headless
+Chromium against a real `segql serve` (tests/support/browser.py): a segment built by
+clicking has the text and the count `segql count` gives for that text, and the members
+`segql export` gives; typed text moves the builder; problems are underlined at their
+columns; one condition is made with the keyboard alone; a narrow window still works."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support.select import Select
+
+from browser import (  # noqa: F401  (fixtures)
+    Page,
+    Site,
+    chromium,
+    demo_site,
+    page,
+)
+
+pytestmark = pytest.mark.es
+
+
+def choose(page: Page, label: str, value: str) -> None:
+    """Pick `value` in the select labelled `label` (a click on its option)."""
+    element = page.field(label)
+    page.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
+    Select(element).select_by_value(value)
+
+
+def retype(page: Page, label: str, text: str) -> None:
+    element = page.field(label)
+    element.clear()
+    element.send_keys(text)
+
+
+def text_of(page: Page) -> WebElement:
+    return page.field("Segment text")
+
+
+def wait_text(page: Page, expected: str) -> None:
+    page.wait(lambda: text_of(page).get_attribute("value") == expected, 15,
+              f"the segment text to become {expected!r}")
+
+
+def live_count(page: Page) -> tuple[int, dict[str, int]]:
+    """The editor's count and reach once counted (data-state="done")."""
+    output = page.find("output", "Live count")
+    page.wait(lambda: output.get_attribute("data-state") == "done", 20, "the live count")
+    reach = {cell.get_attribute("data-channel"): int(cell.find_element(
+        "css selector", "[data-reach]").get_attribute("data-value"))
+        for cell in page.all("[data-channel]")}
+    return int(output.get_attribute("data-count")), reach
+
+
+def open_new(page: Page, **size: int) -> None:
+    page.open("#/new", **size)
+    page.find("button", "Add segment")
+
+
+BUILT = ('all(\n  city starts_with "War",\n  event MailOpen occurred within 90d,\n'
+         '  any(vip is_true, age > 40)\n) or tags contains "vip"')
+
+
+def test_a_segment_built_by_clicking_has_the_count_and_members_of_its_text(
+        page: Page, demo_site: Site) -> None:
+    open_new(page)
+    page.click("button", "Add segment")
+    # Segment 1: a text condition, an event with a window, a sub-segment of two
+    choose(page, "Field of condition 1 in Segment 1", "city")
+    choose(page, "Operator of condition 1 in Segment 1", "starts_with")
+    retype(page, "Value of condition 1 in Segment 1", "War")
+    page.click("button", "Add a condition to Segment 1")
+    choose(page, "Data type of condition 2 in Segment 1", "event")
+    choose(page, "Event of condition 2 in Segment 1", "MailOpen")
+    choose(page, "Window of condition 2 in Segment 1", "within")
+    retype(page, "Period of condition 2 in Segment 1", "90")
+    choose(page, "Unit of period of condition 2 in Segment 1", "d")
+    page.click("button", "Add a sub-segment to Segment 1")
+    sub = "Sub-segment 3 of Segment 1"
+    choose(page, f"Field of condition 1 in {sub}", "vip")
+    page.click("button", f"Add a condition to {sub}")
+    choose(page, f"Field of condition 2 in {sub}", "age")
+    choose(page, f"Operator of condition 2 in {sub}", "gt")
+    retype(page, f"Value of condition 2 in {sub}", "40")
+    choose(page, f"{sub} requires", "any")
+    # Segment 2, joined by or
+    page.click("button", "Add segment")
+    choose(page, "Field of condition 1 in Segment 2", "tags")
+    choose(page, "Operator of condition 1 in Segment 2", "contains")
+    retype(page, "Value of condition 1 in Segment 2", "vip")
+    choose(page, "Join between Segment 1 and Segment 2", "or")
+    wait_text(page, BUILT)
+
+    count, reach = live_count(page)
+    assert count == demo_site.count(BUILT) > 0
+    assert reach == demo_site.reach(BUILT)
+
+    name = "Built by clicking"
+    page.field("Name").send_keys(name)
+    page.click("button", "Save")
+    try:
+        page.wait(lambda: name in {s["name"] for s in demo_site.api("GET",
+                                                                   "segments?counts=false")})
+        assert demo_site.export_ids("--segment", name) == demo_site.export_ids(BUILT)
+    finally:
+        demo_site.api("DELETE", f"segments/{name}")
+
+
+def selected(page: Page, label: str) -> str:
+    return str(page.field(label).get_attribute("value"))
+
+
+def builder_shows(page: Page, expected: dict[str, str]) -> None:
+    def same() -> bool:
+        return all(selected(page, label) == value for label, value in expected.items())
+    page.wait(same, 15, f"the builder to show {expected}")
+
+
+def test_typed_text_moves_the_builder_and_the_builder_rewrites_the_text(
+        page: Page, demo_site: Site) -> None:
+    open_new(page)
+    text_of(page).send_keys('any(city starts_with "War", event Purchase where (value > 200) '
+                            'occurred at_least 2 within 365d, not in_segment "Warsaw openers")')
+    builder_shows(page, {
+        "Segment 1 requires": "any",
+        "Field of condition 1 in Segment 1": "city",
+        "Operator of condition 1 in Segment 1": "starts_with",
+        "Value of condition 1 in Segment 1": "War",
+        "Data type of condition 2 in Segment 1": "event",
+        "Event of condition 2 in Segment 1": "Purchase",
+        "Count of condition 2 in Segment 1": "at_least",
+        "Times of condition 2 in Segment 1": "2",
+        "Window of condition 2 in Segment 1": "within",
+        "Period of condition 2 in Segment 1": "365",
+        "Property of condition 1 in where of condition 2 in Segment 1": "value",
+        "Operator of condition 1 in where of condition 2 in Segment 1": "gt",
+        "Data type of condition 3 in Segment 1": "in_segment",
+        "Saved segment of condition 3 in Segment 1": "Warsaw openers",
+    })
+    assert page.field("Negate condition 3 in Segment 1").is_selected()
+
+    # a change of the text moves the builder again
+    text = text_of(page)
+    text.send_keys(Keys.CONTROL, "a")
+    text.send_keys('all(age between 25 and 40) and vip is_true')
+    builder_shows(page, {"Segment 1 requires": "all", "Field of condition 1 in Segment 1": "age",
+                         "Operator of condition 1 in Segment 1": "between",
+                         "Value of condition 1 in Segment 1": "25",
+                         "Upper value of condition 1 in Segment 1": "40",
+                         "Join between Segment 1 and Segment 2": "and",
+                         "Field of condition 1 in Segment 2": "vip"})
+    assert live_count(page)[0] == demo_site.count("all(age between 25 and 40) and vip is_true")
+
+    # and a change in the builder rewrites the text
+    choose(page, "Operator of condition 1 in Segment 2", "is_false")
+    wait_text(page, "all(age between 25 and 40) and vip is_false")
+
+
+@pytest.mark.parametrize(("typed", "marked", "position", "message"), [
+    ('all(city starts_with "War",\n  age starts_with "3")', 'age starts_with "3"',
+     ("2", "3", "2", "22"), "`starts_with` does not apply to number field `age`"),
+    ('city > 5', "city > 5", ("1", "1", "1", "9"), "`>` does not apply to text field `city`"),
+    ('all(citty starts_with "War")', "citty", ("1", "5", "1", "10"), "citty"),
+    ('all(age > 3,', " ", ("1", "13", "1", "14"), "the segment ends too early"),
+])
+def test_problems_are_underlined_at_their_columns(
+        page: Page, typed: str, marked: str, position: tuple[str, ...], message: str) -> None:
+    open_new(page)
+    text_of(page).send_keys(typed)
+    mark = page.wait(lambda: page.all("[data-problem]")[0], 15, "an underlined problem")
+    attributes = ("data-line", "data-column", "data-end-line", "data-end-column")
+    assert tuple(mark.get_attribute(name) for name in attributes) == position
+    assert mark.get_attribute("textContent") == marked
+    assert message in str(mark.get_attribute("title"))
+    # drawn over the text itself: inside the text box, on the problem's line
+    box, at = text_of(page).rect, mark.rect
+    assert box["x"] <= at["x"] < box["x"] + box["width"]
+    assert box["y"] <= at["y"] < box["y"] + box["height"]
+    assert any(message in page.text(item) for item in page.all(".ed-problems li"))
+    assert text_of(page).get_attribute("aria-invalid") == "true"
+
+
+def keys(page: Page, *sent: str) -> None:
+    ActionChains(page.driver).send_keys(*sent).perform()
+
+
+def focused(page: Page) -> str:
+    return str(page.driver.switch_to.active_element.get_attribute("aria-label"))
+
+
+def test_one_condition_made_with_the_keyboard_alone(page: Page, demo_site: Site) -> None:
+    open_new(page)
+    page.field("Description").click()
+    keys(page, Keys.TAB)
+    assert focused(page) == "Add segment"
+    keys(page, Keys.ENTER)
+    page.wait(lambda: focused(page) == "Data type of condition 1 in Segment 1")
+    steps: list[tuple[str, Callable[[], None]]] = [
+        ("Field of condition 1 in Segment 1", lambda: keys(page, "city")),
+        ("Operator of condition 1 in Segment 1", lambda: keys(page, Keys.DOWN, Keys.DOWN)),
+        ("Value of condition 1 in Segment 1", lambda: keys(page, "War")),
+    ]
+    for label, act in steps:
+        keys(page, Keys.TAB)
+        page.wait(lambda label=label: focused(page) == label, message=label)  # type: ignore[misc]
+        act()
+    wait_text(page, 'all(city starts_with "War")')
+    assert live_count(page)[0] == demo_site.count('all(city starts_with "War")')
+
+
+def test_text_the_builder_cannot_keep_stays_authoritative(page: Page) -> None:
+    open_new(page)
+    typed = 'city starts_with "War"  # Warsaw and Warszawa'
+    text_of(page).send_keys(typed)
+    note = page.wait_text(lambda: page.all(".ed-builder .ed-note")[0],
+                          lambda shown: "comments" in shown)
+    assert "read-only" in note
+    assert not page.field("Field of condition 1 in Segment 1").is_enabled()
+    assert text_of(page).get_attribute("value") == typed
+
+
+def test_a_narrow_window_keeps_every_control_labelled_and_in_view(page: Page) -> None:
+    open_new(page, width=400, height=800)
+    text_of(page).send_keys('all(city starts_with "War", event Purchase occurred '
+                            'between "2025-01-01" and today)')
+    page.find("control", "Upper period of condition 2 in Segment 1")
+    width = page.driver.execute_script("return document.documentElement.scrollWidth")
+    assert width <= 400
+    unnamed = page.driver.execute_script(
+        "return [...document.querySelectorAll('.ed input, .ed select, .ed textarea, "
+        ".ed button')].filter((el) => !el.getAttribute('aria-label') && "
+        "!(el.labels && el.labels.length) && !el.textContent.trim()).length")
+    assert unnamed == 0
