@@ -134,11 +134,11 @@ function container(ctx, slot, name, title, scope, pointer) {
   const scopeWord = scope.kind === "where" ? "Property" : "Data type";
   const footer = h("div", {class: "ed-actions-row"},
     button(`Add a condition to ${name}`, "+ Condition", () => add(
-      scope.kind === "where" ? newFieldCondition(ctx.catalog, fields)
+      scope.kind === "where" ? newFieldCondition(ctx.catalog, fields, true)
         : newCondition("field", ctx.catalog, ctx.savedNames),
       (n) => `${scopeWord} of condition ${n} in ${name}`), {disabled: !fields.length}),
     button(`Add a sub-segment to ${name}`, "+ Sub-segment", () => add(
-      {type: "any", items: [scope.kind === "where" ? newFieldCondition(ctx.catalog, fields)
+      {type: "any", items: [scope.kind === "where" ? newFieldCondition(ctx.catalog, fields, true)
         : newCondition("field", ctx.catalog, ctx.savedNames)]},
       (n) => `${scopeWord} of condition 1 in Sub-segment ${n} of ${name}`),
     {disabled: !fields.length}));
@@ -201,13 +201,14 @@ function fieldControls(ctx, node, name, scope) {
   const typeOf = (field) => (fields.find((f) => f.name === field) || {}).type;
   const type = typeOf(node.field);
   const desc = operatorOf(ctx.catalog, type, node.op);
-  const word = scope.kind === "where" ? "Property" : "Field";
+  const where = scope.kind === "where";
+  const word = where ? "Property" : "Field";
   const field = select(`${word} of ${name}`, fields.map((f) => [f.name, f.name]), node.field,
     (event) => {
       const newType = typeOf(event.target.value);
       node.field = event.target.value;
       if (newType !== type || !desc) {
-        const first = operatorsOf(ctx.catalog, newType)[0];
+        const first = operatorsOf(ctx.catalog, newType, where)[0];
         if (first) {
           node.op = first.op;
           setOperand(node, defaultOperand(first));
@@ -215,7 +216,7 @@ function fieldControls(ctx, node, name, scope) {
       }
       ctx.changed(true, `${word} of ${name}`);
     });
-  const ops = operatorsOf(ctx.catalog, type).map((o) => [o.op, o.name]);
+  const ops = operatorsOf(ctx.catalog, type, where).map((o) => [o.op, o.name]);
   if (!ops.some(([value]) => value === node.op)) {
     const known = Object.values(ctx.catalog.types).flatMap((t) => t.operators)
       .find((o) => o.op === node.op);
@@ -303,7 +304,7 @@ function whereOf(ctx, node, name, pointer) {
   if (!node.where) {
     return h("div", {class: "ed-actions-row ed-where-add"},
       button(`Add a where condition to ${name}`, "+ where", () => {
-        node.where = newFieldCondition(ctx.catalog, props);
+        node.where = newFieldCondition(ctx.catalog, props, true);
         ctx.changed(true, `Property of condition 1 in ${whereName}`);
       }, {disabled: !props.length,
           title: props.length ? null : "the catalog knows no properties of it"}));

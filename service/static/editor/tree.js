@@ -68,10 +68,11 @@ export function hasComment(text) {
   return false;
 }
 
-/** The operators of a field type, as the catalog lists them. */
-export function operatorsOf(catalog, type) {
+/** The operators of a field type, as the catalog lists them; inside a `where` (`where` is
+ * true) without those that apply to contact fields only (`fields_only`). */
+export function operatorsOf(catalog, type, where = false) {
   const found = type && catalog.types[type];
-  return found ? found.operators : [];
+  return found ? found.operators.filter((o) => !(where && o.fields_only)) : [];
 }
 
 /** The operator of a condition (by its JSON-form word `op`, or a text spelling). */
@@ -127,10 +128,10 @@ export function setOperand(target, values) {
 }
 
 /** A field condition on the first of `fields` ([{name, type}]) with its first operator. */
-export function newFieldCondition(catalog, fields) {
+export function newFieldCondition(catalog, fields, where = false) {
   const field = fields[0];
   if (!field) return null;
-  const op = operatorsOf(catalog, field.type)[0];
+  const op = operatorsOf(catalog, field.type, where)[0];
   return {type: "field", field: field.name, op: op.op, ...defaultOperand(op)};
 }
 
