@@ -88,7 +88,6 @@ export function mountEditor(container, {api, segment, onSaved, onCancel}) {
       checkText(pane.value);
     });
   const form = h("form", {class: "ed", "aria-label": title, novalidate: true},
-    h("h2", {class: "ed-title"}, title),
     h("div", {class: "ed-meta"},
       h("p", {class: "ed-field"}, h("label", {for: name.id}, "Name"), name, nameError),
       h("p", {class: "ed-field"}, h("label", {for: description.id}, "Description"),

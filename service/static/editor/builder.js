@@ -259,7 +259,8 @@ function activityControls(ctx, node, name) {
     }));
     if (node.count) {
       const limits = activity.counts.find((c) => c.name === node.count.op) || {};
-      parts.push(h("input", {type: "number", id: idFor(`Times of ${name}`),
+      parts.push(h("span", {class: "ed-nowrap"}, h("input", {type: "number",
+        id: idFor(`Times of ${name}`),
         "aria-label": `Times of ${name}`, class: "ed-number", step: "1",
         min: limits.min, max: limits.max, value: node.count.n,
         oninput: (event) => {
@@ -270,7 +271,7 @@ function activityControls(ctx, node, name) {
             node.count.n = n;
             ctx.changed(false);
           }
-        }}), h("span", {class: "ed-times"}, "times"));
+        }}), " times"));
     }
   }
   parts.push(select(`Window of ${name}`, [["", "at any time"],
