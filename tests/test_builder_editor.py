@@ -237,3 +237,61 @@ def test_a_narrow_window_keeps_every_control_labelled_and_in_view(page: Page) ->
         ".ed button')].filter((el) => !el.getAttribute('aria-label') && "
         "!(el.labels && el.labels.length) && !el.textContent.trim()).length")
     assert unnamed == 0
+
+
+def test_a_duplicate_name_is_refused_in_place(page: Page) -> None:
+    page.expect_status(409)
+    open_new(page)
+    page.field("Name").send_keys("warsaw OPENERS")
+    text_of(page).send_keys("vip is_true")
+    page.click("button", "Save")
+    error = page.wait_text(lambda: page.find("#ed-name-error"),
+                           lambda shown: "already has a segment" in shown)
+    assert "Warsaw openers" in error
+    assert page.field("Name").get_attribute("aria-invalid") == "true"
+
+
+def test_a_saved_segment_opens_in_the_builder_and_cancel_leaves(
+        page: Page, demo_site: Site) -> None:
+    page.open("#/edit/Warsaw openers")
+    name = page.field("Name")
+    assert name.get_attribute("value") == "Warsaw openers"
+    assert name.get_attribute("readonly") is not None
+    wait_text(page, 'all(city starts_with "War", event MailOpen occurred)')
+    builder_shows(page, {"Field of condition 1 in Segment 1": "city",
+                         "Event of condition 2 in Segment 1": "MailOpen"})
+    assert live_count(page)[0] == demo_site.count(
+        'all(city starts_with "War", event MailOpen occurred)')
+    page.click("button", "Cancel")
+    page.row("Warsaw openers")
+
+
+_COUNTS = """
+window.__counts = [];
+const original = window.fetch;
+window.fetch = (url, init) => {
+  if (String(url).endsWith('/count')) window.__counts.push(init && init.signal);
+  return original(url, init);
+};
+"""
+
+
+def test_typing_asks_for_one_count_and_a_newer_one_aborts_the_older(page: Page) -> None:
+    open_new(page)
+    page.driver.execute_script(_COUNTS)
+    text_of(page).send_keys('all(city starts_with "War", event MailOpen occurred)')
+    live_count(page)
+    assert page.driver.execute_script("return window.__counts.length") == 1
+    # two changes in a row: the first count is aborted once the second is asked for
+    page.driver.execute_script(
+        "const t = arguments[0]; t.value = 'vip is_true';"
+        "t.dispatchEvent(new Event('input'));", text_of(page))
+    page.wait(lambda: page.driver.execute_script("return window.__counts.length") == 2)
+    page.driver.execute_script(
+        "const t = arguments[0]; t.value = 'vip is_false';"
+        "t.dispatchEvent(new Event('input'));", text_of(page))
+    page.wait(lambda: page.driver.execute_script("return window.__counts.length") == 3)
+    live_count(page)
+    # each newer request aborted the one before (whether or not it had answered)
+    aborted = page.driver.execute_script("return window.__counts.map((s) => s.aborted)")
+    assert aborted == [True, True, False]
