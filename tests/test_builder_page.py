@@ -8,10 +8,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from browser import ACCOUNT, SEGMENTS, Page, Site
 from elasticsearch import Elasticsearch
 from selenium.webdriver.support.select import Select
 
+from browser import ACCOUNT, SEGMENTS, Page, Site
 from service import running_service
 
 pytestmark = pytest.mark.es
@@ -147,7 +147,8 @@ def test_explain_shows_true_false_per_condition_and_n(page: Page, demo_site: Sit
                                    "--json"))
     page.open(f"#/explain?segment={name.replace(' ', '%20')}")
     page.field("Contact id").send_keys(contact)
-    assert Select(page.field("Saved segment")).first_selected_option.text == name
+    page.wait(lambda: page.field("Saved segment").get_attribute("value") == name or None,
+              message="the saved segment chosen")
     page.click("button", "Explain")
     lines = page.wait(lambda: explained(page) or None)
 

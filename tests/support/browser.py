@@ -16,6 +16,7 @@ import os
 import subprocess
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -284,15 +285,22 @@ def save_segments(site: Site) -> None:
 
 @pytest.fixture(scope="session")
 def demo_site(es: Elasticsearch, es_url: str) -> Iterator[Site]:
-    """`segql serve` (tokens required) over the sample data, with SEGMENTS saved."""
+    """`segql serve` (tokens required) over the sample data, with SEGMENTS saved. The
+    data loads while the server starts (another process)."""
     index = f"segql-ui-{uuid.uuid4().hex[:10]}"
-    with open_records(str(SAMPLE_PATH)) as lines:
-        load(es, index, lines)
-    es.indices.refresh(index=index)
-    with running_service(es, es_url, index=index) as service:
-        site = Site(service, es_url)
-        save_segments(site)
-        yield site
+
+    def load_sample() -> None:
+        with open_records(str(SAMPLE_PATH)) as lines:
+            load(es, index, lines)
+        es.indices.refresh(index=index)
+
+    with ThreadPoolExecutor(1) as pool:
+        loading = pool.submit(load_sample)
+        with running_service(es, es_url, index=index) as service:
+            loading.result()
+            site = Site(service, es_url)
+            save_segments(site)
+            yield site
 
 
 @pytest.fixture(scope="session")
