@@ -120,8 +120,16 @@ export function mountEditor(container, {api, segment, onSaved, onCancel}) {
     names: new Map(),
   };
 
-  function renderTree(focusLabel) {
+  let rendered = null;  // the JSON form the builder shows, as JSON text
+
+  function renderTree(focusLabel, force = true) {
     if (!state.catalog) return;
+    const shown = JSON.stringify([state.ast, state.locked, state.override]);
+    if (!force && shown === rendered) {
+      showNote();
+      return;
+    }
+    rendered = shown;
     const active = document.activeElement;
     const activeId = active && treeHost.contains(active) ? active.id : null;
     treeHost.disabled = Boolean(state.locked) && !state.override;
@@ -218,7 +226,7 @@ export function mountEditor(container, {api, segment, onSaved, onCancel}) {
       state.ast = null;
       state.stale = false;
       state.locked = null;
-      renderTree();
+      renderTree(undefined, false);
       return;
     }
     try {
@@ -233,7 +241,7 @@ export function mountEditor(container, {api, segment, onSaved, onCancel}) {
       state.ast = ast;
       state.stale = false;
       state.locked = unsupported(ast, text);
-      renderTree();
+      renderTree(undefined, false);
     } catch (error) {
       if (isAbort(error)) return;
       state.stale = true;
@@ -342,8 +350,7 @@ export function mountEditor(container, {api, segment, onSaved, onCancel}) {
     state.catalog = catalog;
     const own = segment ? segment.name.toLowerCase() : null;
     state.savedNames = saved.map((s) => s.name).filter((n) => n.toLowerCase() !== own);
-    renderTree();
-    fromText(pane.value);
+    fromText(pane.value);  // renders the builder once, from the text
   }).catch((error) => {
     if (state.destroyed) return;
     treeHost.replaceChildren(h("p", {class: "ed-empty", role: "alert"},
