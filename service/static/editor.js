@@ -134,9 +134,10 @@ export function mountEditor(container, {api, segment, onSaved, onCancel}) {
     const activeId = active && treeHost.contains(active) ? active.id : null;
     treeHost.disabled = Boolean(state.locked) && !state.override;
     treeHost.replaceChildren(renderBuilder(ctx));
-    const target = document.getElementById(idFor(focusLabel || "")) ||
-      (activeId && document.getElementById(activeId));
-    if ((focusLabel || activeId) && target) target.focus();
+    // the first of the labels asked for that exists, else the control focused before
+    const wanted = [focusLabel || []].flat().map((label) => document.getElementById(idFor(label)));
+    const target = wanted.find(Boolean) || (activeId && document.getElementById(activeId));
+    if (target) target.focus();
     showNote();
   }
 

@@ -104,7 +104,7 @@ function container(ctx, slot, name, title, scope, pointer) {
     }, "negate"),
     button(`Remove ${name}`, "Remove", () => {
       slot.remove();
-      ctx.changed(true, "Add segment");
+      ctx.changed(true, [`Remove ${name}`, ...parentAdds(name), "Add segment"]);
     }, {class: "ed-remove"}));
   const list = h("div", {class: "ed-items"});
   items.forEach((item, j) => {
@@ -145,6 +145,20 @@ function container(ctx, slot, name, title, scope, pointer) {
   return h("fieldset", {class: `ed-group ed-${scope.kind === "where" ? "where" : "segment"}`,
                         dataset: {pointer}},
     header, controls, list, footer);
+}
+
+/** After a removal, the focus goes to the next one (which takes the removed one's label),
+ * else to the "Add a condition" button of the nearest group still there. */
+function parentAdds(name) {
+  const found = [];
+  let rest = name;
+  for (;;) {
+    const match = rest.match(/^(?:condition \d+ in|Sub-segment \d+ of|where of) (.+)$/);
+    if (!match) break;
+    rest = match[1];
+    found.push(`Add a condition to ${rest}`);
+  }
+  return found;
 }
 
 function notBox(label, checked, onchange, text = "not") {
@@ -190,7 +204,7 @@ function condition(ctx, slot, name, scope, pointer) {
   }
   parts.push(button(`Remove ${name}`, "×", () => {
     slot.remove();
-    ctx.changed(true, "Add segment");
+    ctx.changed(true, [`Remove ${name}`, ...parentAdds(name), "Add segment"]);
   }, {class: "ed-remove ed-small"}));
   return h("div", {class: "ed-row", role: "group", "aria-label": cap, dataset: {pointer}},
     h("div", {class: "ed-row-controls"}, parts), where);
