@@ -296,3 +296,14 @@ def test_typing_asks_for_one_count_and_a_newer_one_aborts_the_older(page: Page) 
     # each newer request aborted the one before (whether or not it had answered)
     aborted = page.driver.execute_script("return window.__counts.map((s) => s.aborted)")
     assert aborted == [True, True, False]
+
+
+def test_save_waits_for_a_segment_without_problems(page: Page, demo_site: Site) -> None:
+    open_new(page)
+    page.field("Name").send_keys("Has a type error")
+    text_of(page).send_keys('age starts_with "3"')
+    page.wait(lambda: next(iter(page.all("[data-problem]")), None), 15)
+    page.click("button", "Save")
+    page.wait_text(lambda: page.find(".ed-save-error"), lambda shown: "problems" in shown)
+    names = {s["name"] for s in demo_site.api("GET", "segments?counts=false")}
+    assert "Has a type error" not in names

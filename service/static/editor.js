@@ -45,7 +45,7 @@ export function mountEditor(container, {api, segment, onSaved, onCancel}) {
   ensureStyles();
   const state = {
     ast: null, catalog: null, savedNames: [], timezone: "UTC", locked: null,
-    override: false, stale: false, destroyed: false,
+    override: false, stale: false, destroyed: false, checked: null,
   };
   const controllers = {};
   const timers = {};
@@ -261,6 +261,7 @@ export function mountEditor(container, {api, segment, onSaved, onCancel}) {
     count.dataset.state = "waiting";
     try {
       const result = await api.post("check", {text, timezone: state.timezone}, {signal});
+      state.checked = {text, valid: result.valid};
       pane.showProblems(result.diagnostics);
       if (result.valid) {
         timers.count = setTimeout(() => countText(text), 0);
@@ -322,6 +323,11 @@ export function mountEditor(container, {api, segment, onSaved, onCancel}) {
     }
     if (!pane.value.trim()) {
       saveError.textContent = "The segment has no conditions yet.";
+      return;
+    }
+    if (state.checked && state.checked.text === pane.value && !state.checked.valid) {
+      saveError.textContent = "The segment has problems (underlined in the text): fix them first.";
+      pane.textarea.focus();
       return;
     }
     const body = {text: pane.value, description: description.value.trim() || null};

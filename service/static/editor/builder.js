@@ -326,6 +326,7 @@ function whereOf(ctx, node, name, pointer) {
   }
   const slot = {get: () => node.where, set: (made) => { node.where = made; },
                 remove: () => { delete node.where; }};
-  return container(ctx, slot, whereName, "Where (the same one)", {kind: "where", fields: props},
+  const title = node.type === "visit" ? "Where (on the same visit)" : "Where (in the same event)";
+  return container(ctx, slot, whereName, title, {kind: "where", fields: props},
                    `${pointer}/where`);
 }

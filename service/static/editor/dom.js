@@ -39,7 +39,7 @@ export function h(tag, attrs = {}, ...children) {
 export function select(label, options, value, onchange, attrs = {}) {
   const known = options.some(([v]) => v === value);
   const all = known || value === undefined || value === null
-    ? options : [...options, [value, `${value} (not offered here)`]];
+    ? options : [...options, [value, value === "" ? "(none chosen)" : `${value} (not offered here)`]];
   return h("select", {id: idFor(label), "aria-label": label, onchange, ...attrs},
     all.map(([v, text]) => h("option", {value: v, selected: v === value}, text)));
 }
