@@ -277,6 +277,13 @@ def start_chromium() -> webdriver.Chrome:
         pytest.fail(f"headless Chromium did not start: {error.msg}", pytrace=False)
 
 
+def load_sample(es: Elasticsearch, index: str) -> None:
+    """The sample data (`segql demo`'s) into `index`, searchable."""
+    with open_records(str(SAMPLE_PATH)) as lines:
+        load(es, index, lines)
+    es.indices.refresh(index=index)
+
+
 def save_segments(site: Site) -> None:
     for name, (expression, description) in SEGMENTS.items():
         site.api("POST", "segments", {"name": name, "text": expression,
@@ -288,14 +295,8 @@ def demo_site(es: Elasticsearch, es_url: str) -> Iterator[Site]:
     """`segql serve` (tokens required) over the sample data, with SEGMENTS saved. The
     data loads while the server starts (another process)."""
     index = f"segql-ui-{uuid.uuid4().hex[:10]}"
-
-    def load_sample() -> None:
-        with open_records(str(SAMPLE_PATH)) as lines:
-            load(es, index, lines)
-        es.indices.refresh(index=index)
-
     with ThreadPoolExecutor(1) as pool:
-        loading = pool.submit(load_sample)
+        loading = pool.submit(load_sample, es, index)
         with running_service(es, es_url, index=index) as service:
             loading.result()
             site = Site(service, es_url)
