@@ -19,7 +19,7 @@ from segql.service.auth import settings_of
 STATIC = Path(__file__).parent / "static"
 #: The page's own rules: its scripts and styles come from this origin only, and so do
 #: its API calls.
-POLICY = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; "
           "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
           "frame-ancestors 'none'")
 _HEADERS = {"Cache-Control": "no-cache", "Content-Security-Policy": POLICY,

@@ -196,3 +196,18 @@ def test_no_auth_serves_the_page_without_a_token(page: Page, demo_site: Site,
         numbers = cells(page, "Warsaw openers")
         reach = demo_site.reach(SEGMENTS["Warsaw openers"][0])
         assert numbers["Contacts"] == f"{reach['total']:,}"
+
+
+def test_a_read_token_shows_everything_and_its_delete_is_refused_with_the_reason(
+        page: Page, demo_site: Site) -> None:
+    page.expect_status(403)
+    page.open(token=demo_site.token("read"))
+    assert cells(page, "Gmail or Kraków")["Contacts"] != "—"
+    page.click("button", "Delete Gmail or Kraków")
+    page.click("button", "Delete for good")
+    reason = page.wait_text(lambda: page.find("alert", None,
+                                              page.find("region", "Delete Gmail or Kraków")),
+                            bool)
+    assert reason.startswith("This token may only read")
+    assert "Gmail or Kraków" in {s["name"] for s in demo_site.api("GET",
+                                                                   "segments?counts=false")}
