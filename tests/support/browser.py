@@ -26,6 +26,7 @@ from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service as DriverService
 from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.wait import WebDriverWait
 
 from segql import api
@@ -208,6 +209,18 @@ class Page:
         self.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
         element.click()
         return element
+
+    def choose(self, label: str, value: str, within: WebElement | None = None) -> None:
+        """Pick the option of `value` in the select labelled `label`."""
+        element = self.field(label, within)
+        self.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
+        Select(element).select_by_value(value)
+
+    def retype(self, label: str, text: str, within: WebElement | None = None) -> None:
+        """Replace what the field labelled `label` holds by `text`, typed."""
+        element = self.field(label, within)
+        element.clear()
+        element.send_keys(text)
 
     def row(self, name: str) -> WebElement:
         """The segment list's row of the saved segment `name` (its row header)."""
