@@ -111,11 +111,13 @@ def test_the_readme_example_built_by_clicking_then_edited_as_text(
             "1", "29")
         assert "does not apply to number field `age`" in str(mark.get_attribute("title"))
         assert page.field("Segment text").get_attribute("aria-invalid") == "true"
-        decoration = page.driver.execute_script(
+        line, style = page.driver.execute_script(
             "const s = getComputedStyle(arguments[0]);"
-            "return s.textDecorationLine + ' ' + s.borderBottomStyle", mark)
-        assert "underline" in decoration or "wavy" in decoration or "solid" in decoration \
-            or "dotted" in decoration, decoration
+            "return [s.textDecorationLine, s.textDecorationStyle]", mark)
+        assert (line, style) == ("underline", "wavy")
+        box, at = page.field("Segment text").rect, mark.rect  # drawn over the text itself
+        assert box["x"] <= at["x"] < box["x"] + box["width"]
+        assert box["y"] <= at["y"] < box["y"] + box["height"]
         page.click("button", "Cancel")
         assert list_count(page, NAME) == f"{narrowed:,}"
     finally:
