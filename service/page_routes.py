@@ -5,6 +5,7 @@ the token the user typed into the page."""
 
 from __future__ import annotations
 
+import mimetypes
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Request
@@ -26,6 +27,9 @@ _HEADERS = {"Cache-Control": "no-cache", "Content-Security-Policy": POLICY,
             "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
 
 router = APIRouter(include_in_schema=False)
+# a browser runs an ES module only with a JavaScript media type, whatever the machine's
+# own table says (some map .js to text/plain)
+mimetypes.add_type("text/javascript", ".js")
 
 
 class PageFiles(StaticFiles):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+import httpx
 import pytest
 from elasticsearch import Elasticsearch
 from selenium.webdriver.support.select import Select
@@ -211,3 +212,25 @@ def test_a_read_token_shows_everything_and_its_delete_is_refused_with_the_reason
     assert reason.startswith("This token may only read")
     assert "Gmail or Kraków" in {s["name"] for s in demo_site.api("GET",
                                                                    "segments?counts=false")}
+
+
+@pytest.mark.parametrize(("path", "status", "media"), [
+    ("/", 200, "text/html"),
+    ("/ui/api.js", 200, "text/javascript"),
+    ("/ui/style.css", 200, "text/css"),
+    ("/ui-config", 200, "application/json"),
+    ("/ui/no-such-file.js", 404, "application/problem+json"),
+    ("/ui/../server.py", 404, "application/problem+json"),
+    ("/ui/%2e%2e/server.py", 404, "application/problem+json"),
+])
+def test_the_page_files_over_http(demo_site: Site, path: str, status: int,
+                                  media: str) -> None:
+    """The files ship in the package and need no token; nothing outside static/."""
+    reply = httpx.get(demo_site.url + path, timeout=30)
+    assert (reply.status_code, reply.headers["content-type"].split(";")[0]) == (status,
+                                                                                 media)
+    if status == 200 and path != "/ui-config":
+        assert "script-src 'self'" in reply.headers["content-security-policy"]
+        assert reply.headers["cache-control"] == "no-cache"
+    if path == "/ui-config":
+        assert reply.json() == {"auth": True}
