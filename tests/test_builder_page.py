@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+import httpx
 import pytest
 from elasticsearch import Elasticsearch
 from selenium.webdriver.support.select import Select
@@ -196,3 +197,40 @@ def test_no_auth_serves_the_page_without_a_token(page: Page, demo_site: Site,
         numbers = cells(page, "Warsaw openers")
         reach = demo_site.reach(SEGMENTS["Warsaw openers"][0])
         assert numbers["Contacts"] == f"{reach['total']:,}"
+
+
+def test_a_read_token_shows_everything_and_its_delete_is_refused_with_the_reason(
+        page: Page, demo_site: Site) -> None:
+    page.expect_status(403)
+    page.open(token=demo_site.token("read"))
+    assert cells(page, "Gmail or Kraków")["Contacts"] != "—"
+    page.click("button", "Delete Gmail or Kraków")
+    page.click("button", "Delete for good")
+    reason = page.wait_text(lambda: page.find("alert", None,
+                                              page.find("region", "Delete Gmail or Kraków")),
+                            bool)
+    assert reason.startswith("This token may only read")
+    assert "Gmail or Kraków" in {s["name"] for s in demo_site.api("GET",
+                                                                   "segments?counts=false")}
+
+
+@pytest.mark.parametrize(("path", "status", "media"), [
+    ("/", 200, "text/html"),
+    ("/ui/api.js", 200, "text/javascript"),
+    ("/ui/style.css", 200, "text/css"),
+    ("/ui-config", 200, "application/json"),
+    ("/ui/no-such-file.js", 404, "application/problem+json"),
+    ("/ui/../server.py", 404, "application/problem+json"),
+    ("/ui/%2e%2e/server.py", 404, "application/problem+json"),
+])
+def test_the_page_files_over_http(demo_site: Site, path: str, status: int,
+                                  media: str) -> None:
+    """The files ship in the package and need no token; nothing outside static/."""
+    reply = httpx.get(demo_site.url + path, timeout=30)
+    assert (reply.status_code, reply.headers["content-type"].split(";")[0]) == (status,
+                                                                                 media)
+    if status == 200 and path != "/ui-config":
+        assert "script-src 'self'" in reply.headers["content-security-policy"]
+        assert reply.headers["cache-control"] == "no-cache"
+    if path == "/ui-config":
+        assert reply.json() == {"auth": True}

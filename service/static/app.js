@@ -138,6 +138,7 @@ form.token.value = sessionStorage.getItem(TOKEN_KEY) ?? "";
 form.addEventListener("submit", (event) => {
   event.preventDefault();
   const {account, token} = session();
+  const changed = account !== (sessionStorage.getItem(ACCOUNT_KEY) ?? "");
   sessionStorage.setItem(ACCOUNT_KEY, account);
   if (token) sessionStorage.setItem(TOKEN_KEY, token);
   else sessionStorage.removeItem(TOKEN_KEY);
@@ -145,7 +146,7 @@ form.addEventListener("submit", (event) => {
   if (account) url.searchParams.set("account", account);
   else url.searchParams.delete("account");
   history.replaceState(null, "", url);
-  notify(account ? `Account ${account}.` : "");
+  notify(changed && account ? `Account ${account}.` : "");
   route();
 });
 window.addEventListener("hashchange", route);

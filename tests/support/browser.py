@@ -26,6 +26,7 @@ from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service as DriverService
 from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.wait import WebDriverWait
 
 from segql import api
@@ -209,6 +210,18 @@ class Page:
         element.click()
         return element
 
+    def choose(self, label: str, value: str, within: WebElement | None = None) -> None:
+        """Pick the option of `value` in the select labelled `label`."""
+        element = self.field(label, within)
+        self.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
+        Select(element).select_by_value(value)
+
+    def retype(self, label: str, text: str, within: WebElement | None = None) -> None:
+        """Replace what the field labelled `label` holds by `text`, typed."""
+        element = self.field(label, within)
+        element.clear()
+        element.send_keys(text)
+
     def row(self, name: str) -> WebElement:
         """The segment list's row of the saved segment `name` (its row header)."""
         def found() -> WebElement | None:
@@ -277,6 +290,13 @@ def start_chromium() -> webdriver.Chrome:
         pytest.fail(f"headless Chromium did not start: {error.msg}", pytrace=False)
 
 
+def load_sample(es: Elasticsearch, index: str) -> None:
+    """The sample data (`segql demo`'s) into `index`, searchable."""
+    with open_records(str(SAMPLE_PATH)) as lines:
+        load(es, index, lines)
+    es.indices.refresh(index=index)
+
+
 def save_segments(site: Site) -> None:
     for name, (expression, description) in SEGMENTS.items():
         site.api("POST", "segments", {"name": name, "text": expression,
@@ -288,14 +308,8 @@ def demo_site(es: Elasticsearch, es_url: str) -> Iterator[Site]:
     """`segql serve` (tokens required) over the sample data, with SEGMENTS saved. The
     data loads while the server starts (another process)."""
     index = f"segql-ui-{uuid.uuid4().hex[:10]}"
-
-    def load_sample() -> None:
-        with open_records(str(SAMPLE_PATH)) as lines:
-            load(es, index, lines)
-        es.indices.refresh(index=index)
-
     with ThreadPoolExecutor(1) as pool:
-        loading = pool.submit(load_sample)
+        loading = pool.submit(load_sample, es, index)
         with running_service(es, es_url, index=index) as service:
             loading.result()
             site = Site(service, es_url)
