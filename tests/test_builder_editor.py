@@ -13,25 +13,11 @@ from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support.select import Select
 
 from browser import Page, Site
 
 pytestmark = pytest.mark.es
 CHANNELS = ("email", "sms", "push")
-
-
-def choose(page: Page, label: str, value: str) -> None:
-    """Pick `value` in the select labelled `label` (a click on its option)."""
-    element = page.field(label)
-    page.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
-    Select(element).select_by_value(value)
-
-
-def retype(page: Page, label: str, text: str) -> None:
-    element = page.field(label)
-    element.clear()
-    element.send_keys(text)
 
 
 def text_of(page: Page) -> WebElement:
@@ -70,29 +56,29 @@ def test_a_segment_built_by_clicking_has_the_count_and_members_of_its_text(
     open_new(page)
     page.click("button", "Add segment")
     # Segment 1: a text condition, an event with a window, a sub-segment of two
-    choose(page, "Field of condition 1 in Segment 1", "city")
-    choose(page, "Operator of condition 1 in Segment 1", "starts_with")
-    retype(page, "Value of condition 1 in Segment 1", "War")
+    page.choose("Field of condition 1 in Segment 1", "city")
+    page.choose("Operator of condition 1 in Segment 1", "starts_with")
+    page.retype("Value of condition 1 in Segment 1", "War")
     page.click("button", "Add a condition to Segment 1")
-    choose(page, "Data type of condition 2 in Segment 1", "event")
-    choose(page, "Event of condition 2 in Segment 1", "MailOpen")
-    choose(page, "Window of condition 2 in Segment 1", "within")
-    retype(page, "Period of condition 2 in Segment 1", "90")
-    choose(page, "Unit of period of condition 2 in Segment 1", "d")
+    page.choose("Data type of condition 2 in Segment 1", "event")
+    page.choose("Event of condition 2 in Segment 1", "MailOpen")
+    page.choose("Window of condition 2 in Segment 1", "within")
+    page.retype("Period of condition 2 in Segment 1", "90")
+    page.choose("Unit of period of condition 2 in Segment 1", "d")
     page.click("button", "Add a sub-segment to Segment 1")
     sub = "Sub-segment 3 of Segment 1"
-    choose(page, f"Field of condition 1 in {sub}", "vip")
+    page.choose(f"Field of condition 1 in {sub}", "vip")
     page.click("button", f"Add a condition to {sub}")
-    choose(page, f"Field of condition 2 in {sub}", "age")
-    choose(page, f"Operator of condition 2 in {sub}", "gt")
-    retype(page, f"Value of condition 2 in {sub}", "40")
-    choose(page, f"{sub} requires", "any")
+    page.choose(f"Field of condition 2 in {sub}", "age")
+    page.choose(f"Operator of condition 2 in {sub}", "gt")
+    page.retype(f"Value of condition 2 in {sub}", "40")
+    page.choose(f"{sub} requires", "any")
     # Segment 2, joined by or
     page.click("button", "Add segment")
-    choose(page, "Field of condition 1 in Segment 2", "tags")
-    choose(page, "Operator of condition 1 in Segment 2", "contains")
-    retype(page, "Value of condition 1 in Segment 2", "vip")
-    choose(page, "Join between Segment 1 and Segment 2", "or")
+    page.choose("Field of condition 1 in Segment 2", "tags")
+    page.choose("Operator of condition 1 in Segment 2", "contains")
+    page.retype("Value of condition 1 in Segment 2", "vip")
+    page.choose("Join between Segment 1 and Segment 2", "or")
     wait_text(page, BUILT)
 
     count, reach = live_count(page)
@@ -157,7 +143,7 @@ def test_typed_text_moves_the_builder_and_the_builder_rewrites_the_text(
     assert live_count(page)[0] == demo_site.count("all(age between 25 and 40) and vip is_true")
 
     # and a change in the builder rewrites the text
-    choose(page, "Operator of condition 1 in Segment 2", "is_false")
+    page.choose("Operator of condition 1 in Segment 2", "is_false")
     wait_text(page, "all(age between 25 and 40) and vip is_false")
 
 
