@@ -64,6 +64,14 @@ def main() -> None:
             if count:  # the editor's live count, once counted
                 page.wait(lambda: count[0].get_attribute("data-state") == "done" or None, 30)
             shoot(page, "builder-editor", 1280, 800)
+            page.open("#/explain?segment=Warsaw%20VIP%20openers", width=1280, height=800)
+            page.wait(lambda: page.field("Saved segment").get_attribute("value") ==
+                      "Warsaw VIP openers" or None, 30)
+            contact = site.api("GET", "segments/Warsaw VIP openers/members?size=1")
+            page.field("Contact id").send_keys(contact["members"][0]["contact_id"])
+            page.click("button", "Explain")
+            page.find("tree", "Condition tree", timeout=30)
+            shoot(page, "builder-explain", 1280, 800)
     finally:
         driver.quit()
 
