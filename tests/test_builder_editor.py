@@ -147,16 +147,19 @@ def test_typed_text_moves_the_builder_and_the_builder_rewrites_the_text(
     wait_text(page, "all(age between 25 and 40) and vip is_false")
 
 
-@pytest.mark.parametrize(("typed", "marked", "position", "message"), [
+@pytest.mark.parametrize(("typed", "marked", "position", "message", "row"), [
     ('all(city starts_with "War",\n  age starts_with "3")', 'age starts_with "3"',
-     ("2", "3", "2", "22"), "`starts_with` does not apply to number field `age`"),
-    ('city > 5', "city > 5", ("1", "1", "1", "9"), "`>` does not apply to text field `city`"),
+     ("2", "3", "2", "22"), "`starts_with` does not apply to number field `age`",
+     ("Condition 2 in Segment 1", "does not apply to number field `age`")),
+    ('city > 5', "city > 5", ("1", "1", "1", "9"), "`>` does not apply to text field `city`",
+     ("Condition 1 in Segment 1", "does not apply to text field `city`")),
     ('all(citty starts_with "War")', 'citty starts_with "War"', ("1", "5", "1", "28"),
-     "citty"),
-    ('all(age > 3,', " ", ("1", "13", "1", "14"), "the segment ends too early"),
+     "citty", ("Condition 1 in Segment 1", "unknown field `citty`")),
+    ('all(age > 3,', " ", ("1", "13", "1", "14"), "the segment ends too early", None),
 ])
 def test_problems_are_underlined_at_their_columns(
-        page: Page, typed: str, marked: str, position: tuple[str, ...], message: str) -> None:
+        page: Page, typed: str, marked: str, position: tuple[str, ...], message: str,
+        row: tuple[str, str] | None) -> None:
     open_new(page)
     text_of(page).send_keys(typed)
     mark = page.wait(lambda: next(iter(page.all("[data-problem]")), None), 15,
@@ -171,6 +174,11 @@ def test_problems_are_underlined_at_their_columns(
     assert box["y"] <= at["y"] < box["y"] + box["height"]
     assert any(message in page.text(item) for item in page.all(".ed-problems li"))
     assert text_of(page).get_attribute("aria-invalid") == "true"
+    if row is not None:  # the builder shows the text, and the problem on its row
+        name, said = row
+        page.wait_text(lambda: page.find(".ed-builder-problems"),
+                       lambda shown: shown.startswith(f"{name}: ") and said in shown)
+        assert "ed-invalid" in str(page.find("region", name).get_attribute("class"))
 
 
 def keys(page: Page, *sent: str) -> None:

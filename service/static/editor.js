@@ -45,7 +45,7 @@ export function mountEditor(container, {api, segment, onSaved, onCancel}) {
   ensureStyles();
   const state = {
     ast: null, catalog: null, savedNames: [], timezone: "UTC", locked: null,
-    override: false, stale: false, destroyed: false, checked: null,
+    override: false, stale: false, destroyed: false, checked: null, astText: null,
   };
   const controllers = {};
   const timers = {};
@@ -183,6 +183,7 @@ export function mountEditor(container, {api, segment, onSaved, onCancel}) {
         return;
       }
       const text = result.text;
+      state.astText = text;
       pane.setText(text);
       state.locked = null;
       state.override = false;
@@ -202,7 +203,14 @@ export function mountEditor(container, {api, segment, onSaved, onCancel}) {
       let pointer = (problem.pointer || "").replace(/^\/ast/, "");
       while (pointer && !ctx.names.has(pointer)) pointer = pointer.replace(/\/[^/]*$/, "");
       const where = ctx.names.get(pointer);
-      const row = treeHost.querySelector(`[data-pointer="${CSS.escape(pointer)}"]`);
+      let at = pointer;
+      let row = null;
+      for (;;) {
+        // the innermost: a segment of one condition and its row share a pointer
+        row = [...treeHost.querySelectorAll(`[data-pointer="${CSS.escape(at)}"]`)].pop();
+        if (row || !at) break;
+        at = at.replace(/\/[^/]*$/, "");
+      }
       if (row) row.classList.add("ed-invalid");
       return h("li", {class: "ed-problem-item", dataset: {pointer}},
         where ? `${where.charAt(0).toUpperCase()}${where.slice(1)}: ` : "", problem.message,
@@ -236,13 +244,16 @@ export function mountEditor(container, {api, segment, onSaved, onCancel}) {
       if (!syntax.valid) {
         state.stale = true;
         showNote();
+        showBuilderProblems([]);
         return;
       }
       const {ast} = await api.post("/v1/parse", {text}, {signal});
       state.ast = ast;
+      state.astText = text;
       state.stale = false;
       state.locked = unsupported(ast, text);
       renderTree(undefined, false);
+      markRows();
     } catch (error) {
       if (isAbort(error)) return;
       state.stale = true;
@@ -263,6 +274,7 @@ export function mountEditor(container, {api, segment, onSaved, onCancel}) {
       const result = await api.post("check", {text, timezone: state.timezone}, {signal});
       state.checked = {text, valid: result.valid};
       pane.showProblems(result.diagnostics);
+      markRows();
       if (result.valid) {
         timers.count = setTimeout(() => countText(text), 0);
       } else {
@@ -272,6 +284,27 @@ export function mountEditor(container, {api, segment, onSaved, onCancel}) {
       if (isAbort(error)) return;
       pane.showProblems(error.problems || []);
       showCount(null, error.message);
+    }
+  }
+
+  /** The account's problems on the builder's rows too: the same check of the JSON form
+   * answers with JSON Pointers (only once the text's check found problems, and only while
+   * the builder shows that very text). */
+  async function markRows() {
+    const text = pane.value;
+    const checked = state.checked;
+    if (!checked || checked.text !== text || state.astText !== text || !state.ast) return;
+    if (checked.valid) {
+      showBuilderProblems([]);
+      return;
+    }
+    const signal = fresh("rows");
+    try {
+      const result = await api.post("check", {ast: state.ast, timezone: state.timezone},
+                                    {signal});
+      if (pane.value === text) showBuilderProblems(result.diagnostics || []);
+    } catch (error) {
+      if (!isAbort(error)) showBuilderProblems([]);
     }
   }
 
