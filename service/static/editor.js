@@ -14,12 +14,12 @@
 // (300 ms) and a newer request aborts the one before (AbortController).
 
 import {renderBuilder} from "./editor/builder.js";
-import {button, h, idFor, input, select} from "./editor/dom.js";
+import {countPanel} from "./editor/count.js";
+import {button, h, idFor, input} from "./editor/dom.js";
 import {textPane} from "./editor/textpane.js";
 import {unsupported} from "./editor/tree.js";
 
 const DEBOUNCE_MS = 300;
-const CHANNELS = ["email", "sms", "push"];
 
 function ensureStyles() {
   const href = new URL("./editor.css", import.meta.url).href;
@@ -27,16 +27,6 @@ function ensureStyles() {
   if (!links.some((link) => link.href === href)) {
     document.head.append(h("link", {rel: "stylesheet", href}));
   }
-}
-
-function zones() {
-  let all = [];
-  try {
-    all = Intl.supportedValuesOf("timeZone");
-  } catch (_) {
-    all = [];
-  }
-  return ["UTC", ...all.filter((zone) => zone !== "UTC")];
 }
 
 const isAbort = (error) => error && error.name === "AbortError";
@@ -75,18 +65,10 @@ export function mountEditor(container, {api, segment, onSaved, onCancel}) {
                                    "aria-live": "polite"});
   const treeHost = h("fieldset", {class: "ed-tree-host", "aria-label": "Conditions"},
     h("p", {class: "ed-empty"}, "Loading the catalog…"));
-  const count = h("output", {id: idFor("Live count"), class: "ed-count-number",
-                             "aria-label": "Live count", dataset: {state: "idle"}}, "—");
-  const reach = h("ul", {class: "ed-reach", "aria-label": "Reach per channel"},
-    CHANNELS.map((channel) => h("li", {dataset: {channel}},
-      h("span", {class: "ed-channel"}, channel), " ",
-      h("span", {class: "ed-reach-number", dataset: {reach: channel}}, "—"))));
-  const countNote = h("p", {class: "ed-count-note"});
-  const zone = select("Time zone of the count", zones().map((z) => [z, z]), state.timezone,
-    (event) => {
-      state.timezone = event.target.value;
-      checkText(pane.value);
-    });
+  const counter = countPanel({zone: state.timezone, onzone: (zone) => {
+    state.timezone = zone;
+    checkText(pane.value);
+  }});
   const form = h("form", {class: "ed", "aria-label": title, novalidate: true},
     h("div", {class: "ed-meta"},
       h("p", {class: "ed-field"}, h("label", {for: name.id}, "Name"), name, nameError),
@@ -97,10 +79,7 @@ export function mountEditor(container, {api, segment, onSaved, onCancel}) {
         h("h3", {id: idFor("Builder title")}, "Conditions"), builderNote, treeHost,
         builderProblems),
       h("div", {class: "ed-side"},
-        h("section", {class: "ed-count", "aria-labelledby": idFor("Count title")},
-          h("h3", {id: idFor("Count title")}, "Contacts now"),
-          h("p", {class: "ed-count-line"}, count, " contacts"), reach, countNote,
-          h("p", {class: "ed-field"}, h("label", {for: zone.id}, "Time zone"), zone)),
+        counter.element,
         h("section", {class: "ed-text"}, pane.element))),
     h("div", {class: "ed-footer"}, saveError,
       h("button", {type: "submit", class: "ed-save"}, "Save"),
@@ -222,7 +201,7 @@ export function mountEditor(container, {api, segment, onSaved, onCancel}) {
   function onTextInput(text) {
     cancel("render", "parse");
     clearTimeout(timers.text);
-    count.dataset.state = "waiting";
+    counter.pending("waiting");
     timers.text = setTimeout(() => fromText(text), DEBOUNCE_MS);
   }
 
@@ -265,11 +244,11 @@ export function mountEditor(container, {api, segment, onSaved, onCancel}) {
     cancel("check", "count");
     if (!text.trim()) {
       pane.showProblems([]);
-      showCount(null, "No conditions yet.");
+      counter.show(null, "No conditions yet.");
       return;
     }
     const signal = fresh("check");
-    count.dataset.state = "waiting";
+    counter.pending("waiting");
     try {
       const result = await api.post("check", {text, timezone: state.timezone}, {signal});
       state.checked = {text, valid: result.valid};
@@ -278,12 +257,12 @@ export function mountEditor(container, {api, segment, onSaved, onCancel}) {
       if (result.valid) {
         timers.count = setTimeout(() => countText(text), 0);
       } else {
-        showCount(null, "The segment has problems: see the text.");
+        counter.show(null, "The segment has problems: see the text.");
       }
     } catch (error) {
       if (isAbort(error)) return;
       pane.showProblems(error.problems || []);
-      showCount(null, error.message);
+      counter.show(null, error.message);
     }
   }
 
@@ -310,32 +289,15 @@ export function mountEditor(container, {api, segment, onSaved, onCancel}) {
 
   async function countText(text) {
     const signal = fresh("count");
-    count.dataset.state = "busy";
-    form.querySelector(".ed-count").setAttribute("aria-busy", "true");
+    counter.pending("busy");
     try {
       const result = await api.post("count", {text, timezone: state.timezone, channels: true},
                                     {signal});
-      showCount(result, `Counted in ${result.took_ms} ms.`);
+      counter.show(result, `Counted in ${result.took_ms} ms.`);
     } catch (error) {
       if (isAbort(error)) return;
-      showCount(null, error.message);
+      counter.show(null, error.message);
     }
-  }
-
-  function showCount(result, message) {
-    form.querySelector(".ed-count").removeAttribute("aria-busy");
-    count.textContent = result ? result.count.toLocaleString("en") : "—";
-    if (result) count.dataset.count = String(result.count);
-    else delete count.dataset.count;
-    count.dataset.state = result ? "done" : "none";
-    for (const channel of CHANNELS) {
-      const cell = reach.querySelector(`[data-reach="${channel}"]`);
-      const value = result && result.reach ? result.reach[channel] : undefined;
-      cell.textContent = value === undefined ? "—" : value.toLocaleString("en");
-      if (value === undefined) delete cell.dataset.value;
-      else cell.dataset.value = String(value);
-    }
-    countNote.textContent = message || "";
   }
 
   // --- save -------------------------------------------------------------------------
