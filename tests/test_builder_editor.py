@@ -218,6 +218,10 @@ def test_text_the_builder_cannot_keep_stays_authoritative(page: Page) -> None:
     assert "read-only" in note
     assert not page.field("Field of condition 1 in Segment 1").is_enabled()
     assert text_of(page).get_attribute("value") == typed
+    # asked for, the builder takes over: its change rewrites the text, without the comment
+    page.click("button", "Edit in the builder anyway (drops the comments)")
+    page.choose("Operator of condition 1 in Segment 1", "ends_with")
+    wait_text(page, 'city ends_with "War"')
 
 
 def test_a_narrow_window_keeps_every_control_labelled_and_in_view(page: Page) -> None:

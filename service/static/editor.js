@@ -124,7 +124,8 @@ export function mountEditor(container, {api, segment, onSaved, onCancel}) {
     const parts = [];
     if (state.locked && !state.override) {
       parts.push(h("span", {}, `The builder is read-only: ${state.locked}. Edit the text, or `),
-        button("Edit in the builder anyway", "edit in the builder (drops them)", () => {
+        button("Edit in the builder anyway (drops the comments)",
+               "edit in the builder anyway (drops the comments)", () => {
           state.override = true;
           renderTree();
         }, {class: "ed-small"}));
