@@ -25,6 +25,7 @@ from segql.service import (
     catalog_routes,
     ingest_routes,
     language_routes,
+    page_routes,
     segment_routes,
 )
 from segql.service.auth import tokens_of
@@ -96,5 +97,6 @@ def create_app(settings: Settings) -> FastAPI:
     for module in (language_routes, account_routes, segment_routes, catalog_routes,
                    ingest_routes):
         app.include_router(module.router)
+    page_routes.mount(app)
     app.openapi = lambda: problem_openapi(app)  # type: ignore[method-assign]
     return app

@@ -19,6 +19,9 @@ from segql.localnode import LocalNode, LocalNodeError, free_port
 from segql.stores.connection import connect
 from segql.userconfig import CONFIG_ENV
 
+#: The builder page's fixtures (`demo_site`, `chromium`, `page`): tests/support/browser.py.
+pytest_plugins = ["browser"]
+
 
 @pytest.fixture(scope="session", autouse=True)
 def no_user_config(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
