@@ -230,6 +230,11 @@ class Export(Iterator[Recipient]):
         self.close()
 
     @property
+    def snapshot(self) -> str | None:
+        """The id of the point in time read now (None before `open` and after the end)."""
+        return self._pit
+
+    @property
     def _fields(self) -> list[str]:
         return ["contact_id", *([address_path(self.channel)] if self.channel else [])]
 
