@@ -33,7 +33,13 @@ from segql.api.resolve import (
 from segql.compiler.context import Context
 from segql.errors import InputError
 from segql.stores import searches
-from segql.stores.failures import ClusterError, ShardsUnavailableError, translate, url_of
+from segql.stores.failures import (
+    ClusterError,
+    MissingIndexError,
+    ShardsUnavailableError,
+    translate,
+    url_of,
+)
 
 T = TypeVar("T")
 
@@ -292,24 +298,24 @@ class Export(Iterator[Recipient]):
         deadline = time.monotonic() + self.recover_within
         while True:
             try:
-                left = max(1, int(deadline - time.monotonic()))
-                health = self.es.cluster.health(index=self.index, wait_for_status="yellow",
-                                                timeout=f"{left}s")
-                if not health.get("timed_out"):
-                    self._pit = searches.open_point_in_time(
-                        self.es, index=self.index, routing=self.account,
-                        keep_alive=KEEP_ALIVE)
-                    return
+                self._pit = searches.open_point_in_time(
+                    self.es, index=self.index, routing=self.account, keep_alive=KEEP_ALIVE)
+                return
             except Exception as again:  # still recovering?
                 cause = translate(again, url)
                 if cause is None or not _lost_snapshot(cause):
                     raise
-            if time.monotonic() >= deadline:
+            left = deadline - time.monotonic()
+            if left <= 0:
                 raise ShardsUnavailableError(
                     f"the export's snapshot lost a shard and the index was not readable "
                     f"again within {self.recover_within:g} s", url=url, status=503
                 ) from error
-            time.sleep(0.5)
+            try:  # until every primary of the index is assigned again (or a while)
+                self.es.cluster.health(index=self.index, wait_for_status="yellow",
+                                       timeout=f"{max(1, min(5, int(left)))}s")
+            except Exception:  # an unreachable or failing cluster: try again shortly
+                time.sleep(min(0.5, max(left, 0)))
 
     def _recipients(self, fields: dict[str, list[str]]) -> Iterator[Recipient]:
         contact_id = fields["contact_id"][0]
@@ -333,6 +339,8 @@ def _contact_order(hit: dict[str, Any]) -> str:
 def _lost_snapshot(error: ClusterError) -> bool:
     """Whether an error while reading a snapshot means it lost a shard (or is gone), so
     that a new one may do once the cluster has recovered."""
+    if isinstance(error, MissingIndexError):  # the index itself is gone: no new snapshot
+        return False
     return (isinstance(error, ShardsUnavailableError) or error.status == 404 or
             error.kind in ("server-error", "unreachable", "timeout", "overloaded"))
 

@@ -25,6 +25,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from elasticsearch import Elasticsearch
 
@@ -375,3 +376,32 @@ def test_past_the_renewal_limit_the_export_fails(es: Elasticsearch, plain: str) 
             got.append(row.contact_id)
     assert len(got) == 50 and rows.renewed == 1  # rows up to the page after the loss
 
+
+
+@pytest.mark.es
+def test_http_export_failing_mid_stream_ends_with_an_error_line_and_is_cut(
+        es: Elasticsearch, es_url: str) -> None:
+    """Once rows were sent the status can't change: NDJSON ends with an error line and
+    the stream is cut (no final chunk), so no client takes it for the whole list."""
+    index = f"segql-test-cut-{uuid.uuid4().hex[:8]}"
+    load(es, index, _records("cut", 30_000))  # 20,000 members: 4 pages of 5,000
+    with running_service(es, es_url, index=index) as service, \
+            service.client("cut", "read") as client:
+        lines: list[str] = []
+        with client.stream("POST", "/v1/accounts/cut/export",
+                           json={"text": SEGMENT, "format": "ndjson"}) as reply:
+            assert reply.status_code == 200
+            cut = False
+            try:
+                for line in reply.iter_lines():
+                    if not lines:  # the contact index goes away under the export
+                        es.indices.delete(index=index)
+                    lines.append(line)
+            except httpx.RemoteProtocolError:
+                cut = True
+        assert cut, lines[-1]
+        last = json.loads(lines[-1])
+        assert last["complete"] is False and last["error"]["status"] == 404, last
+        assert last["error"]["type"].endswith("/no-contact-index")
+        rows = [json.loads(line)["contact_id"] for line in lines[:-1]]
+        assert 0 < len(rows) < 20_000 and rows == sorted(rows)
