@@ -212,7 +212,8 @@ def test_export_and_count_cli(es_url: str, channels: str) -> None:
     lines = out.splitlines()
     assert lines[0] == "contact_id,address" and sorted(lines[1:]) == [
         "both,t1", "push3,p1", "push3,p2", "push3,p3"]
-    assert summary == {"exported": 4, "contacts": 4, "without_address": 2}
+    assert summary == {"exported": 4, "contacts": 4, "without_address": 2,
+                       "renewed": 0}
     out, _ = run("export", IN_W, "--channel", "push", "--format", "ids", "--slices", "2")
     assert sorted(out.split()) == ["both", "push3"]  # a contact once, however many tokens
     out, summary = run("export", IN_W, "--channel", "email", "--format", "jsonl")
@@ -221,7 +222,8 @@ def test_export_and_count_cli(es_url: str, channels: str) -> None:
     assert summary["without_address"] == 2
     out, summary = run("export", IN_W, "--format", "csv")
     assert sorted(out.splitlines()[1:]) == ["both", "mail", "none", "push3"]
-    assert summary == {"exported": 4, "contacts": 4, "without_address": 0}
+    assert summary == {"exported": 4, "contacts": 4, "without_address": 0,
+                       "renewed": 0}
     result = runner.invoke(cli, ["count", IN_W, "--channels", "-a", "acme", "--index",
                                  channels], env=env)
     assert json.loads(result.stdout) == {"total": 4, "email": 2, "sms": 1, "push": 2}

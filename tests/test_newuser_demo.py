@@ -164,7 +164,7 @@ def _warning(demo: Demo, es_url: str, account: str, hint: str) -> str:
      '{"total": 0, "email": 0, "sms": 0, "push": 0}\n', "", "Demo",
      "did you mean `demo`? Known accounts include: demo"),
     (["export", EXAMPLE, "-a", "nobody"], "",
-     '{"exported": 0, "contacts": 0, "without_address": 0}\n', "nobody",
+     '{"exported": 0, "contacts": 0, "without_address": 0, "renewed": 0}\n', "nobody",
      "known accounts include: demo"),
     (["segment", "list", "-a", "nobody"], "", "", "nobody", "known accounts include: demo"),
     (["check", "city has_value", "-a", "nobody"], "ok\n", "", "nobody",
