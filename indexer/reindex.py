@@ -53,6 +53,7 @@ from segql.indexer.index_facts import (
 )
 from segql.indexer.writer import DEFAULT_MAX_WAIT, DERIVED, BulkWriter, Outcome, Stored
 from segql.stores.checkpoints import CheckpointStore, Version
+from segql.stores.index_settings import replicas_of
 from segql.stores.mapping import create_index_once, index_body
 
 #: The checkpoint store's key of a reindex's progress.
@@ -183,8 +184,8 @@ class Reindex:
             number += 1
         target = f"{self.index}-v{number}"
         (settings,) = self.calls.call(self.es.indices.get_settings, index=source).values()
-        body = index_body(int(settings["settings"]["index"]["number_of_shards"]),
-                          int(settings["settings"]["index"]["number_of_replicas"]))
+        found = settings["settings"]["index"]
+        body = index_body(int(found["number_of_shards"]), replicas_of(found))
         body["settings"]["refresh_interval"] = "-1"  # until the switch
         # every write to the source from now on has a higher _seq_no: caught up later
         since = self.calls.call(local_checkpoints, self.es, source)

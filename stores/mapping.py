@@ -8,6 +8,7 @@ from elasticsearch import BadRequestError, Elasticsearch
 
 from segql.contract.document import SHAPE, SHAPE_META
 from segql.errors import SegqlError
+from segql.stores.index_settings import Replicas, contact_index_settings, store_index_settings
 
 _KEYWORD_MATCH = {"type": "keyword"}
 _KEYWORD_SEARCH_ONLY = {"type": "keyword", "doc_values": False}
@@ -37,12 +38,13 @@ def _slot_template(slot: str, mapping: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def index_body(shards: int = 1, replicas: int = 0) -> dict[str, Any]:
-    """Settings and mappings for a new contact index."""
+def index_body(shards: int | None = None, replicas: Replicas | None = None
+               ) -> dict[str, Any]:
+    """Settings and mappings for a new contact index (shards and replicas: given, else
+    the environment's, else the defaults: `index_settings`)."""
     return {
         "settings": {
-            "number_of_shards": shards,
-            "number_of_replicas": replicas,
+            **contact_index_settings(shards, replicas),
             # a contact's events and visits are nested documents; retention bounds them
             # per contact (records.MAX_EVENTS + MAX_VISITS by default); this leaves room
             # for an account configured to keep many more
@@ -81,11 +83,13 @@ def index_body(shards: int = 1, replicas: int = 0) -> dict[str, Any]:
     }
 
 
-def account_store_body(properties: dict[str, Any]) -> dict[str, Any]:
-    """The index of a small per-account store (catalogs, saved segments): one shard, and
-    a strict mapping, so a document of another shape is refused, not silently mapped."""
+def account_store_body(properties: dict[str, Any], replicas: Replicas | None = None
+                       ) -> dict[str, Any]:
+    """The index of a small per-account store (catalogs, saved segments, tokens): one
+    shard, replicas as `index_settings` says, and a strict mapping, so a document of
+    another shape is refused, not silently mapped."""
     return {
-        "settings": {"number_of_shards": 1, "number_of_replicas": 0},
+        "settings": store_index_settings(replicas),
         "mappings": {"dynamic": "strict",
                      "properties": {"account": {"type": "keyword"}, **properties}},
     }
