@@ -297,10 +297,15 @@ def restart_cmd(name: str, number: int, timeout: float) -> None:
 @name_option
 @click.option("-n", "--lines", type=click.IntRange(min=1), default=50, show_default=True,
               help="Number of lines from the end of the node's main log.")
-def logs_cmd(name: str, lines: int) -> None:
-    """Print the tail of the managed node's log."""
+@click.option("--node", "number", type=click.IntRange(min=1), default=None,
+              help="Of a local cluster: which node's log (1 to N; default 1).")
+def logs_cmd(name: str, lines: int, number: int | None) -> None:
+    """Print the tail of the managed node's log (of one node of a local cluster)."""
     try:
-        text = LocalNode(name).logs(lines)
+        cluster = LocalCluster(name)
+        node = (cluster.node(number or 1) if cluster.spec() is not None
+                else LocalNode(name))
+        text = node.logs(lines)
     except (LocalNodeError, OSError) as exc:
         _fail(str(exc))
     click.echo(text)
