@@ -16,6 +16,7 @@ from elasticsearch import ConnectionError as Unreachable
 from elasticsearch import ConnectionTimeout, Elasticsearch, NotFoundError
 
 from segql.errors import InputError, SegqlError
+from segql.stores import searches
 from segql.stores.catalogs import CATALOG_SUFFIX, catalog_index_name
 from segql.stores.checkpoints import CHECKPOINT_SUFFIX
 from segql.stores.connection import redact
@@ -190,8 +191,8 @@ def account_known(es: Elasticsearch, account: str, index: str | None = None) -> 
     aggregations). Cheap, but not free on a large index: the CLI asks only when a result
     came back empty."""
     contacts = index or index_name()
-    response = es.search(
-        index=f"{contacts},{catalog_index_name(contacts)}", ignore_unavailable=True, size=0,
+    response = searches.search(
+        es, index=f"{contacts},{catalog_index_name(contacts)}", ignore_unavailable=True, size=0,
         track_total_hits=False,
         aggs={"this": {"filter": {"term": {"account": account}}},
               "other_case": {"filter": {"term": {"account": {

@@ -19,6 +19,7 @@ from segql.api.resolve import (
 )
 from segql.compiler.context import Context
 from segql.errors import InputError, SegmentError
+from segql.stores import searches
 from segql.stores.failures import from_answer
 
 
@@ -39,8 +40,8 @@ def count(es: Elasticsearch, segment: Segment, ctx: Context, index: str | None =
     aggs = {"reachable": {"filters": {"filters": {
         channel: {"exists": {"field": address_path(channel)}} for channel in CHANNELS
     }}}} if channels else None
-    response = es.search(
-        index=index or index_name(), routing=ctx.account, size=0, track_total_hits=True,
+    response = searches.search(
+        es, index=index or index_name(), routing=ctx.account, size=0, track_total_hits=True,
         query=body["query"], aggs=aggs,
     )
     reachable = None
@@ -129,9 +130,8 @@ def count_queries(es: Elasticsearch, queries: Sequence[dict[str, Any]], index: s
                   routing: str) -> list[int | CountError]:
     """The count of each compiled query in one `msearch`, or its CountError."""
     header = {"index": index, "routing": routing}
-    searches = [part for query in queries
-                for part in (header, {"size": 0, "track_total_hits": True, "query": query})]
-    responses = es.msearch(searches=searches)["responses"] if searches else []
+    responses = searches.msearch(es, [(header, {"size": 0, "track_total_hits": True,
+                                                "query": query}) for query in queries])
     return [_counted(response) for response in responses]
 
 
@@ -149,8 +149,8 @@ def members(es: Elasticsearch, segment: Segment, ctx: Context, *, index: str | N
         raise InputError(f"pages reach the first {MAX_WINDOW:,} contacts; use export "
                          "for all of them")
     _, body = checked(segment, ctx)
-    response = es.search(
-        index=index or index_name(), routing=ctx.account, query=body["query"],
+    response = searches.search(
+        es, index=index or index_name(), routing=ctx.account, query=body["query"],
         from_=(page - 1) * size, size=size, track_total_hits=True, source=False,
         docvalue_fields=[{"field": "contact_id"}], sort=[{"contact_id": "asc"}],
     )

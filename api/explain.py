@@ -19,6 +19,7 @@ from segql.compiler.context import Context
 from segql.compiler.explain import Explanation
 from segql.compiler.explain import explain as explain_tree
 from segql.contract.document import document_contact, document_id
+from segql.stores import searches
 
 
 def explain(es: Elasticsearch, segment: Segment, ctx: Context, contact_id: str, *,
@@ -29,10 +30,10 @@ def explain(es: Elasticsearch, segment: Segment, ctx: Context, contact_id: str, 
     `Explanation.disagreements()` lists the nodes where the two differ (a bug)."""
     expr, _ = checked(segment, ctx)
     doc_id = document_id(ctx.account, contact_id)
-    pit = es.open_point_in_time(index=index or index_name(), routing=ctx.account,
-                                keep_alive=KEEP_ALIVE)["id"]
+    pit = searches.open_point_in_time(es, index=index or index_name(), routing=ctx.account,
+                                      keep_alive=KEEP_ALIVE)
     try:
-        hits = es.search(pit={"id": pit}, size=1, query={"bool": {"filter": [
+        hits = searches.search(es, pit={"id": pit}, size=1, query={"bool": {"filter": [
             {"ids": {"values": [doc_id]}}, {"term": {"account": ctx.account}}]}},
         )["hits"]["hits"]
         if not hits:
@@ -40,9 +41,10 @@ def explain(es: Elasticsearch, segment: Segment, ctx: Context, contact_id: str, 
                                        f"{contact_id!r}")
 
         def search(bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
-            searches = [part for body in bodies for part in ({}, {**body, "pit": {"id": pit}})]
-            return [ok(r) for r in es.msearch(searches=searches)["responses"]]
+            pairs: list[tuple[dict[str, Any], dict[str, Any]]] = [
+                ({}, {**body, "pit": {"id": pit}}) for body in bodies]
+            return [ok(r) for r in searches.msearch(es, pairs)]
 
         return explain_tree(expr, document_contact(hits[0]["_source"]), doc_id, search)
     finally:
-        es.options(ignore_status=404).close_point_in_time(id=pit)
+        searches.close_point_in_time(es, pit)

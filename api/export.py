@@ -1,10 +1,16 @@
-"""Exporting a segment's recipients over one point-in-time snapshot: pages by
-`search_after` on `_shard_doc`, parallel slices for large segments, per channel."""
+"""Exporting a segment's recipients over a point-in-time snapshot: pages by `search_after`
+in contact id order, parallel slices for large segments merged back into that order, per
+channel. When the snapshot loses a shard (a node died, the point in time is gone), the
+export waits for the index to be readable again, opens a new snapshot and resumes after the
+last contact it gave: every contact once, in contact id order (docs/send-time.md)."""
 
 from __future__ import annotations
 
+import contextlib
+import heapq
 import queue
 import threading
+import time
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -26,8 +32,26 @@ from segql.api.resolve import (
 )
 from segql.compiler.context import Context
 from segql.errors import InputError
+from segql.stores import searches
+from segql.stores.failures import (
+    ClusterError,
+    MissingIndexError,
+    ShardsUnavailableError,
+    translate,
+    url_of,
+)
 
 T = TypeVar("T")
+
+#: The order of a plain scan (fastest; a snapshot's own, so no resume across snapshots).
+SHARD_ORDER: list[dict[str, Any]] = [{"_shard_doc": "asc"}]
+#: The export's order: by contact id (unique in an account), so that a new snapshot can
+#: resume exactly after the last contact given.
+ID_ORDER: list[dict[str, Any]] = [{"contact_id": "asc"}]
+#: How many times one export may renew its snapshot, and how long (seconds) each renewal
+#: waits for the index to be readable again (every primary assigned: yellow or green).
+MAX_RENEWALS = 5
+RECOVER_WITHIN = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,30 +64,30 @@ class Recipient:
 
 def _snapshot_search(es: Elasticsearch, pit: str, query: dict[str, Any], fields: list[str],
                      *, page: int, after: list[Any] | None = None,
-                     slice_: tuple[int, int] | None = None, count: bool = False
-                     ) -> dict[str, Any]:
-    """One page of a snapshot, after `after` in `_shard_doc` order; doc values only."""
-    response: dict[str, Any] = es.search(
-        pit={"id": pit, "keep_alive": KEEP_ALIVE}, size=page, query=query,
-        sort=[{"_shard_doc": "asc"}], search_after=after, source=False,
+                     slice_: tuple[int, int] | None = None, count: bool = False,
+                     sort: list[dict[str, Any]] = SHARD_ORDER) -> dict[str, Any]:
+    """One page of a snapshot, after `after` in `sort` order; doc values only."""
+    return searches.search(
+        es, pit={"id": pit, "keep_alive": KEEP_ALIVE}, size=page, query=query,
+        sort=sort, search_after=after, source=False,
         docvalue_fields=[{"field": name} for name in fields], track_total_hits=count,
         slice={"id": slice_[0], "max": slice_[1]} if slice_ else None,
-    ).body
-    return response
+    )
 
 
 def snapshot_pages(es: Elasticsearch, pit: str, query: dict[str, Any], fields: list[str],
                    *, page: int, slice_: tuple[int, int] | None = None,
-                   first: dict[str, Any] | None = None) -> Iterator[list[dict[str, Any]]]:
+                   first: dict[str, Any] | None = None,
+                   sort: list[dict[str, Any]] = SHARD_ORDER) -> Iterator[list[dict[str, Any]]]:
     """Every hit of `query` in a point-in-time snapshot (or in slice (id, max) of it), page
-    by page, by `search_after` on `_shard_doc`: each document of the snapshot exactly
+    by page, by `search_after` in `sort` order: each document of the snapshot exactly
     once, whatever is written meanwhile. `first`: the first page's response, if read."""
     response = first
     after: list[Any] | None = None
     while True:
         if response is None:
             response = _snapshot_search(es, pit, query, fields, page=page, after=after,
-                                        slice_=slice_)
+                                        slice_=slice_, sort=sort)
         hits = response["hits"]["hits"]
         if hits:
             yield hits
@@ -79,26 +103,7 @@ def merged(sources: Sequence[Callable[[], Iterator[T]]], buffer: int) -> Iterato
     items wait, so memory stays flat. Stopping early (closing) stops the threads."""
     waiting: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=buffer)
     stop = threading.Event()
-
-    def put(kind: str, value: Any) -> bool:
-        while not stop.is_set():
-            try:
-                waiting.put((kind, value), timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def run(source: Callable[[], Iterator[T]]) -> None:
-        try:
-            for item in source():
-                if not put("item", item):
-                    return
-            put("done", None)
-        except BaseException as error:  # handed to the consumer, raised there
-            put("error", error)
-
-    threads = [threading.Thread(target=run, args=(source,), daemon=True)
+    threads = [threading.Thread(target=_feed, args=(source, waiting, stop), daemon=True)
                for source in sources]
     for thread in threads:
         thread.start()
@@ -118,12 +123,67 @@ def merged(sources: Sequence[Callable[[], Iterator[T]]], buffer: int) -> Iterato
             thread.join()
 
 
+def sorted_merge(sources: Sequence[Callable[[], Iterator[list[T]]]], key: Callable[[T], Any],
+                 buffer: int = 2) -> Iterator[T]:
+    """The items of sources that each give pages of items sorted by `key`, as one stream
+    sorted by `key`. Each source runs in its own thread at most `buffer` pages ahead, so
+    memory stays flat; an error of a source is raised when its next item is needed, after
+    every smaller item was given. Stopping early (closing) stops the threads."""
+    stop = threading.Event()
+    queues: list[queue.Queue[tuple[str, Any]]] = [queue.Queue(maxsize=buffer)
+                                                  for _ in sources]
+    threads = [threading.Thread(target=_feed, args=(source, waiting, stop), daemon=True)
+               for source, waiting in zip(sources, queues, strict=True)]
+    for thread in threads:
+        thread.start()
+
+    def drain(waiting: queue.Queue[tuple[str, Any]]) -> Iterator[T]:
+        while True:
+            kind, value = waiting.get()
+            if kind == "item":
+                yield from value
+            elif kind == "done":
+                return
+            else:
+                raise value
+
+    try:
+        yield from heapq.merge(*(drain(waiting) for waiting in queues), key=key)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+
+
+def _feed(source: Callable[[], Iterator[Any]], waiting: queue.Queue[tuple[str, Any]],
+          stop: threading.Event) -> None:
+    """Run `source` in this thread into `waiting`, until it ends, fails or `stop`."""
+
+    def put(kind: str, value: Any) -> bool:
+        while not stop.is_set():
+            try:
+                waiting.put((kind, value), timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    try:
+        for item in source():
+            if not put("item", item):
+                return
+        put("done", None)
+    except BaseException as error:  # handed to the consumer, raised there
+        put("error", error)
+
+
 @dataclass
 class Export(Iterator[Recipient]):
-    """The recipients of a segment over one point-in-time snapshot (see `export`).
+    """The recipients of a segment over a point-in-time snapshot (see `export`).
 
     The counters are final once the iteration ends: `contacts` in the segment, `exported`
-    rows, `without_address` contacts left out for lacking the channel's address.
+    rows, `without_address` contacts left out for lacking the channel's address, `renewed`
+    how many times the snapshot was lost and a new one taken (0: one snapshot throughout).
     """
 
     es: Elasticsearch
@@ -133,11 +193,15 @@ class Export(Iterator[Recipient]):
     channel: str | None = None
     slices: int | None = None
     page: int = DEFAULT_PAGE
+    max_renewals: int = MAX_RENEWALS
+    recover_within: float = RECOVER_WITHIN
     contacts: int = 0
     exported: int = 0
     without_address: int = 0
+    renewed: int = 0
     _pit: str | None = field(default=None, repr=False)
     _first: dict[str, Any] | None = field(default=None, repr=False)
+    _last: str | None = field(default=None, repr=False)
     _closed: bool = field(default=False, repr=False)
     _rows: Generator[Recipient] | None = field(default=None, repr=False)
 
@@ -146,11 +210,11 @@ class Export(Iterator[Recipient]):
         if self._closed:
             raise ValueError("the export is closed")
         if self._pit is None:
-            self._pit = self.es.open_point_in_time(
-                index=self.index, routing=self.account, keep_alive=KEEP_ALIVE)["id"]
+            self._pit = searches.open_point_in_time(
+                self.es, index=self.index, routing=self.account, keep_alive=KEEP_ALIVE)
         if self._first is None:  # the first page tells the segment's size
             self._first = _snapshot_search(self.es, self._pit, self.query, self._fields,
-                                           page=self.page, count=True)
+                                           page=self.page, count=True, sort=ID_ORDER)
         return int(self._first["hits"]["total"]["value"])
 
     def __next__(self) -> Recipient:
@@ -172,29 +236,86 @@ class Export(Iterator[Recipient]):
         self.close()
 
     @property
+    def snapshot(self) -> str | None:
+        """The id of the point in time read now (None before `open` and after the end)."""
+        return self._pit
+
+    @property
     def _fields(self) -> list[str]:
         return ["contact_id", *([address_path(self.channel)] if self.channel else [])]
 
     def _release(self) -> None:
         self._closed = True
+        self._drop_snapshot()
+
+    def _drop_snapshot(self) -> None:
         if self._pit is not None:
             pit, self._pit = self._pit, None
-            self.es.options(ignore_status=404).close_point_in_time(id=pit)
+            with contextlib.suppress(Exception):  # a lost snapshot may not be closable
+                searches.close_point_in_time(self.es, pit)
 
     def _run(self) -> Generator[Recipient]:
         try:
             total = self.open()
-            assert self._pit is not None
             slices = self.slices or (DEFAULT_SLICES if total > SLICE_ABOVE else 1)
-            pages = partial(snapshot_pages, self.es, self._pit, self.query, self._fields,
-                            page=self.page)
-            hits = pages(first=self._first) if slices == 1 else merged(
-                [partial(pages, slice_=(i, slices)) for i in range(slices)], buffer=2 * slices)
-            for batch in hits:
-                for hit in batch:
-                    yield from self._recipients(hit["fields"])
+            while True:
+                try:
+                    for hit in self._hits(slices):
+                        yield from self._recipients(hit["fields"])
+                        self._last = hit["sort"][0]
+                    return
+                except Exception as error:  # renewed, or raised as it was
+                    self._renew(error)
         finally:
             self._release()
+
+    def _hits(self, slices: int) -> Iterator[dict[str, Any]]:
+        """The snapshot's hits after the last contact given, in contact id order."""
+        assert self._pit is not None
+        query = self.query if self._last is None else {"bool": {"filter": [
+            self.query, {"range": {"contact_id": {"gt": self._last}}}]}}
+        pages = partial(snapshot_pages, self.es, self._pit, query, self._fields,
+                        page=self.page, sort=ID_ORDER)
+        first, self._first = self._first, None
+        if slices == 1:
+            return (hit for batch in pages(first=first) for hit in batch)
+        return sorted_merge([partial(pages, slice_=(i, slices)) for i in range(slices)],
+                            key=_contact_order)
+
+    def _renew(self, error: Exception) -> None:
+        """After `error` while reading: a new snapshot once the index is readable again
+        (within `recover_within` seconds), or `error` as a ClusterError."""
+        url = url_of(self.es)
+        found = translate(error, url)
+        if found is None or not _lost_snapshot(found):
+            raise error
+        if self.renewed >= self.max_renewals:
+            raise ShardsUnavailableError(
+                f"the export's snapshot was lost {self.renewed + 1} times, the limit is "
+                f"{self.max_renewals} renewals", url=url, status=503) from error
+        self.renewed += 1
+        self._drop_snapshot()
+        deadline = time.monotonic() + self.recover_within
+        while True:
+            try:
+                self._pit = searches.open_point_in_time(
+                    self.es, index=self.index, routing=self.account, keep_alive=KEEP_ALIVE)
+                return
+            except Exception as again:  # still recovering?
+                cause = translate(again, url)
+                if cause is None or not _lost_snapshot(cause):
+                    raise
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise ShardsUnavailableError(
+                    f"the export's snapshot lost a shard and the index was not readable "
+                    f"again within {self.recover_within:g} s", url=url, status=503
+                ) from error
+            try:  # until every primary of the index is assigned again (or a while)
+                self.es.cluster.health(index=self.index, wait_for_status="yellow",
+                                       timeout=f"{max(1, min(5, int(left)))}s")
+            except Exception:  # an unreachable or failing cluster: try again shortly
+                time.sleep(min(0.5, max(left, 0)))
 
     def _recipients(self, fields: dict[str, list[str]]) -> Iterator[Recipient]:
         contact_id = fields["contact_id"][0]
@@ -211,11 +332,25 @@ class Export(Iterator[Recipient]):
             yield Recipient(contact_id, address)
 
 
+def _contact_order(hit: dict[str, Any]) -> str:
+    return str(hit["sort"][0])
+
+
+def _lost_snapshot(error: ClusterError) -> bool:
+    """Whether an error while reading a snapshot means it lost a shard (or is gone), so
+    that a new one may do once the cluster has recovered."""
+    if isinstance(error, MissingIndexError):  # the index itself is gone: no new snapshot
+        return False
+    return (isinstance(error, ShardsUnavailableError) or error.status == 404 or
+            error.kind in ("server-error", "unreachable", "timeout", "overloaded"))
+
+
 def export(es: Elasticsearch, segment: Segment, ctx: Context, *, channel: str | None = None,
            index: str | None = None, slices: int | None = None,
            page: int = DEFAULT_PAGE) -> Export:
-    """Stream the segment's recipients over one point-in-time snapshot, so that concurrent
-    writes can neither duplicate nor skip a contact. Without `channel`, one Recipient per
+    """Stream the segment's recipients over a point-in-time snapshot, in contact id order,
+    so that concurrent writes can neither duplicate nor skip a contact; a snapshot that
+    loses a shard is renewed (see `Export`, docs/send-time.md). Without `channel`, one Recipient per
     contact; with one (`email`, `sms`, `push`), one per address of that channel (every push
     token), and contacts without one are left out and counted (`without_address`). Large
     segments (over SLICE_ABOVE) are read in `slices` parallel slices (default

@@ -29,7 +29,8 @@ from elasticsearch import Elasticsearch, NotFoundError
 from segql.api.contact_index import index_name
 from segql.api.resolve import CHANNELS, Segment, address_path, checked
 from segql.compiler.context import Context
-from segql.errors import InputError, SegqlError
+from segql.errors import InputError
+from segql.stores import searches
 from segql.values import epoch_millis
 
 #: How long a snapshot lives between two page requests.
@@ -100,8 +101,8 @@ def page(es: Elasticsearch, segment: Segment, ctx: Context, *, key: bytes,
     target = index or index_name()
     fields = ["contact_id", *([address_path(channel)] if channel else [])]
     if cursor is None:
-        pit = es.open_point_in_time(index=target, routing=ctx.account,
-                                    keep_alive=PAGE_KEEP_ALIVE)["id"]
+        pit = searches.open_point_in_time(es, index=target, routing=ctx.account,
+                                          keep_alive=PAGE_KEEP_ALIVE)
         state: dict[str, Any] = {"pit": pit, "after": None, "account": ctx.account,
                                  "channel": channel, "now": epoch_millis(ctx.now),
                                  "segment": _fingerprint(query), "index": target}
@@ -114,16 +115,14 @@ def page(es: Elasticsearch, segment: Segment, ctx: Context, *, key: bytes,
             raise CursorError("this cursor belongs to another segment (or the segment "
                               "changed since the first page)")
     try:
-        response = es.search(
-            pit={"id": state["pit"], "keep_alive": PAGE_KEEP_ALIVE}, size=size, query=query,
+        response = searches.search(
+            es, pit={"id": state["pit"], "keep_alive": PAGE_KEEP_ALIVE}, size=size, query=query,
             sort=[{"_shard_doc": "asc"}], search_after=state["after"], source=False,
-            docvalue_fields=[{"field": name} for name in fields], track_total_hits=True,
-        ).body
+            docvalue_fields=[{"field": name} for name in fields], track_total_hits=True)
     except NotFoundError:
         raise CursorError("the snapshot behind this cursor expired (pages must come within "
                           f"{PAGE_KEEP_ALIVE} of each other): start again without a cursor"
                           ) from None
-    _complete(response)
     hits = response["hits"]["hits"]
     rows = [(hit["fields"]["contact_id"][0], address)
             for hit in hits
@@ -137,10 +136,3 @@ def page(es: Elasticsearch, segment: Segment, ctx: Context, *, key: bytes,
     state = {**state, "pit": response.get("pit_id", state["pit"]), "after": hits[-1]["sort"]}
     return Page(rows, encode_cursor(state, key), contacts)
 
-
-def _complete(response: dict[str, Any]) -> None:
-    """Refuse a page that some shards could not answer: never a silent partial page."""
-    shards = response.get("_shards", {})
-    if shards.get("failed", 0) or response.get("timed_out"):
-        raise SegqlError("Elasticsearch answered this page from only part of the data; "
-                         "repeat the same request")

@@ -25,6 +25,7 @@ from segql.cli.common import (
     segment_options,
     warn_if_unknown,
 )
+from segql.cli.export_output import complete_output
 from segql.cli.language_commands import check_offline
 from segql.compiler.catalog import learn, read_catalog
 from segql.compiler.context import Context
@@ -131,33 +132,40 @@ def count(expr: str | None, saved: str | None, account: str, now: datetime | Non
 @click.option("--format", "fmt", type=click.Choice(["ids", "jsonl", "csv"]), default="ids",
               show_default=True, help="One id a line, JSON objects, or CSV with a header "
               "(JSON and CSV carry the address with --channel).")
-@click.option("--output", "-o", type=click.File("w", encoding="utf-8"), default="-",
-              help="Write to this file instead of stdout.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, allow_dash=True),
+              default="-", help="Write to this file instead of stdout: first to "
+              "FILE.partial, renamed to FILE only once the list is complete (a failed "
+              "export removes FILE.partial and leaves FILE as it was).")
 @click.option("--slices", type=click.IntRange(1, 64),
               help=f"Parallel slices of the snapshot (default: {api.DEFAULT_SLICES} above "
               f"{api.SLICE_ABOVE:,} contacts, else 1).")
 @guarded
 def export(expr: str | None, saved: str | None, account: str, now: datetime | None,
            timezone: ZoneInfo, index: str | None, channel: str | None, fmt: str,
-           output: TextIO, slices: int | None) -> None:
-    """Stream the account's contacts in a segment over one consistent snapshot: nobody
-    twice, nobody skipped, whatever is written meanwhile. A JSON summary (exported rows,
-    contacts, without_address) goes to stderr at the end."""
+           output: str, slices: int | None) -> None:
+    """Stream the account's contacts in a segment over one consistent snapshot, in contact
+    id order: nobody twice, nobody skipped, whatever is written meanwhile. If the snapshot
+    loses a shard, a new one is taken once the cluster has recovered and the export
+    resumes after the last contact written. A JSON summary (exported rows, contacts,
+    without_address, renewed snapshots) goes to stderr at the end; exit 0 only for a
+    complete list (docs/send-time.md)."""
     given = _given_text(expr, saved, account, now, timezone)
     es = connect()
     index = api.contact_index(es, index)
     ctx = api.context(es, account, index=index, now=now, timezone=timezone)
     text = _segment_text(given, saved, ctx)
-    with api.export(es, text, ctx, channel=channel, index=index, slices=slices) as rows:
+    with api.export(es, text, ctx, channel=channel, index=index, slices=slices) as rows, \
+            complete_output(output, fmt) as out:
         total = rows.open()
         progress = (click.progressbar(length=total, file=sys.stderr, label="exporting")
                     if sys.stderr.isatty() else None)
-        _write(rows, fmt, channel is not None, output, progress)
+        _write(rows, fmt, channel is not None, out, progress)
         if progress is not None:
             progress.update(rows.contacts - progress.pos)
             progress.render_finish()
     click.echo(json.dumps({"exported": rows.exported, "contacts": rows.contacts,
-                           "without_address": rows.without_address}), err=True)
+                           "without_address": rows.without_address,
+                           "renewed": rows.renewed}), err=True)
     if rows.contacts == 0:
         warn_if_unknown(es, account, index)
 

@@ -25,7 +25,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
-from elasticsearch import Elasticsearch, helpers
+from elasticsearch import Elasticsearch
 
 from segql.compiler.catalog import learn
 from segql.contract.contact import MAX_EVENTS, MAX_VISITS, Contact, Dropped
@@ -36,6 +36,7 @@ from segql.indexer.gc_tuning import batch_done
 from segql.indexer.records import ContactStore, RecordError, Reject
 from segql.indexer.writer import DEFAULT_MAX_WAIT, DERIVED, BulkWriter, Outcome, Stored
 from segql.indexer.written import WrittenContacts
+from segql.stores import searches
 from segql.stores.catalogs import CatalogStore, catalog_index_name, merge_conflicts
 from segql.stores.index_settings import Replicas
 from segql.stores.mapping import create_index_once, index_body, refuse_newer_shape
@@ -72,9 +73,20 @@ def _copy_dropped(dropped: Dropped) -> Dropped:
 def stored_contacts(es: Elasticsearch, index: str) -> Iterator[Contact]:
     """Every contact stored in the index, as `document_contact` gives it back (to compare
     an index with the reference fold of its records)."""
-    for hit in helpers.scan(es, index=index, query={"query": {"match_all": {}}},
-                            _source_excludes=DERIVED, size=500):
-        yield document_contact(hit["_source"])
+    pit = searches.open_point_in_time(es, index=index, keep_alive="1m")
+    try:
+        after: list[Any] | None = None
+        while True:
+            hits = searches.search(es, pit={"id": pit, "keep_alive": "1m"}, size=500,
+                                   sort=[{"_shard_doc": "asc"}], search_after=after,
+                                   source={"excludes": DERIVED},
+                                   track_total_hits=False)["hits"]["hits"]
+            yield from (document_contact(hit["_source"]) for hit in hits)
+            if len(hits) < 500:
+                return
+            after = hits[-1]["sort"]
+    finally:
+        searches.close_point_in_time(es, pit)
 
 
 def ensure_index(es: Elasticsearch, index: str, shards: int | None = None,

@@ -11,6 +11,7 @@ from elasticsearch import Elasticsearch
 
 from segql.errors import InputError, SegqlError
 from segql.indexer.writer import DERIVED
+from segql.stores import searches
 from segql.stores.mapping import index_body
 
 KEEP_ALIVE = "5m"
@@ -76,8 +77,8 @@ def account_counts(es: Elasticsearch, index: str) -> dict[str, int]:
             {"account": {"terms": {"field": "account"}}}]}
         if after:
             composite["after"] = after
-        reply = es.search(index=index, size=0, track_total_hits=False,
-                          aggs={"a": {"composite": composite}})["aggregations"]["a"]
+        reply = searches.search(es, index=index, size=0, track_total_hits=False,
+                                aggs={"a": {"composite": composite}})["aggregations"]["a"]
         counts.update((b["key"]["account"], b["doc_count"]) for b in reply["buckets"])
         after = reply.get("after_key")
         if not reply["buckets"] or after is None:
@@ -103,10 +104,10 @@ def scan_pages(es: Elasticsearch, pit: str, query: dict[str, Any], sort: list[An
           ) -> Iterator[list[dict[str, Any]]]:
     """Pages of a point-in-time search after `after`."""
     while True:
-        hits = es.search(pit={"id": pit, "keep_alive": KEEP_ALIVE}, query=query, sort=sort,
-                         search_after=after, size=size, track_total_hits=False,
-                         source=source if source is not None else {"excludes": DERIVED}
-                         )["hits"]["hits"]
+        hits = searches.search(
+            es, pit={"id": pit, "keep_alive": KEEP_ALIVE}, query=query, sort=sort,
+            search_after=after, size=size, track_total_hits=False,
+            source=source if source is not None else {"excludes": DERIVED})["hits"]["hits"]
         if not hits:
             return
         yield hits

@@ -52,6 +52,7 @@ from segql.indexer.index_facts import (
     scan_pages,
 )
 from segql.indexer.writer import DEFAULT_MAX_WAIT, DERIVED, BulkWriter, Outcome, Stored
+from segql.stores import searches
 from segql.stores.checkpoints import CheckpointStore, Version
 from segql.stores.index_settings import replicas_of
 from segql.stores.mapping import create_index_once, index_body
@@ -214,8 +215,8 @@ class Reindex:
             return 0
         source = self.state["source"]
         self.calls.call(self.es.indices.refresh, index=source)
-        pit = self.calls.call(self.es.open_point_in_time, index=source, routing=account,
-                              keep_alive=KEEP_ALIVE)["id"]
+        pit = self.calls.call(searches.open_point_in_time, self.es, index=source,
+                              routing=account, keep_alive=KEEP_ALIVE)
         copied = 0
         try:
             after = [progress["after"]] if progress.get("after") else None
@@ -228,7 +229,7 @@ class Reindex:
                 self._save()
                 time.sleep(self.pause)
         finally:
-            self.es.options(ignore_status=404).close_point_in_time(id=pit)
+            searches.close_point_in_time(self.es, pit)
         progress["done"] = True
         self._save()
         self.log(f"account {account}: {progress['copied']:,} contacts copied")
@@ -284,7 +285,7 @@ class Reindex:
             after: list[Any] | None = None
             while True:
                 hits = self.calls.call(
-                    self.es.search, index=source, preference=f"_shards:{shard}",
+                    searches.search, self.es, index=source, preference=f"_shards:{shard}",
                     query={"range": {"_seq_no": {"gt": seq}}}, sort=[{"_seq_no": "asc"}],
                     search_after=after, size=self.batch_size, track_total_hits=False,
                     source={"excludes": DERIVED})["hits"]["hits"]
@@ -299,14 +300,14 @@ class Reindex:
         """Delete from the target the account's contacts the source no longer holds."""
         ids: list[set[str]] = []
         for index in (self.state["source"], self.state["target"]):
-            pit = self.calls.call(self.es.open_point_in_time, index=index, routing=account,
-                                  keep_alive=KEEP_ALIVE)["id"]
+            pit = self.calls.call(searches.open_point_in_time, self.es, index=index,
+                                  routing=account, keep_alive=KEEP_ALIVE)
             try:
                 ids.append({hit["_id"] for hits in scan_pages(
                     self.es, pit, {"term": {"account": account}}, [{"contact_id": "asc"}],
                     None, 5000, source=False) for hit in hits})
             finally:
-                self.es.options(ignore_status=404).close_point_in_time(id=pit)
+                searches.close_point_in_time(self.es, pit)
         gone = sorted(ids[1] - ids[0])
         self._bulk([json.dumps({"delete": {"_index": self.state["target"], "_id": doc_id,
                                            "routing": account}}) for doc_id in gone])

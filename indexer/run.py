@@ -20,6 +20,7 @@ from segql.indexer.partition import PARTITION_BYTES, partition, read_partition
 from segql.indexer.progress import Count, Progress
 from segql.indexer.records import Reject
 from segql.indexer.rejects import RejectsFile
+from segql.stores import searches
 from segql.stores.checkpoints import Checkpoint, CheckpointStore, Input
 
 #: Records per batch: each contact a batch mentions is read and written once, so a bigger
@@ -156,8 +157,9 @@ class Run:
         if self.options.follow or self.options.rate or self.options.incremental:
             return False
         self.indexer.refresh()
-        found = self.indexer.call(self.indexer.es.count, index=self.indexer.index)
-        return int(found["count"]) == 0
+        found = self.indexer.call(searches.search, self.indexer.es, index=self.indexer.index,
+                                  size=0, track_total_hits=1)
+        return int(found["hits"]["total"]["value"]) == 0
 
     def _load(self, source: Input, base: dict[str, int], at_start: dict[str, int]) -> None:
         """The initial load of a whole input: split by contact into partition files of

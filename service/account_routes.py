@@ -31,6 +31,7 @@ from segql.service.models import (
     PageRequest,
     PageResult,
 )
+from segql.service.problems import to_problem
 
 router = APIRouter(prefix="/v1/accounts/{account}", tags=["send time"])
 #: Rows per chunk of a streamed export.
@@ -113,7 +114,24 @@ def export_segment(account: str, body: ExportRequest, request: Request) -> Strea
 
 def _rows(export: api.Export, body: ExportRequest) -> Iterator[bytes]:
     """The export in chunks: CSV exactly as `segql export --format csv` writes it, or
-    NDJSON as `--format jsonl` does, plus the completion line."""
+    NDJSON as `--format jsonl` does, plus the completion line. A failure after the first
+    rows were sent cannot change the status any more: NDJSON then ends with an error line
+    (`{"complete": false, "error": {problem}}`), and the stream of either format is cut
+    without its final chunk, which every HTTP client reports as an incomplete body."""
+    try:
+        yield from _chunks(export, body)
+    except Exception as error:
+        problem = orjson.loads(bytes(to_problem(error).body))  # logged there
+        if body.format == "ndjson":
+            yield orjson.dumps({"complete": False, "error": problem}) + b"\n"
+        raise ExportCut from None
+
+
+class ExportCut(Exception):
+    """Raised to cut a streamed export short (its error is logged as an incident)."""
+
+
+def _chunks(export: api.Export, body: ExportRequest) -> Iterator[bytes]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     with export:
@@ -133,7 +151,8 @@ def _rows(export: api.Export, body: ExportRequest) -> Iterator[bytes]:
         if body.format == "ndjson":
             buffer.write(orjson.dumps({
                 "complete": True, "contacts": export.contacts, "exported": export.exported,
-                "without_address": export.without_address}).decode() + "\n")
+                "without_address": export.without_address,
+                "renewed": export.renewed}).decode() + "\n")
         yield _drain(buffer)
 
 

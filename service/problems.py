@@ -21,7 +21,7 @@ from starlette.routing import Match
 from segql.api import ContactNotFoundError, CursorError
 from segql.errors import InputError, SegmentError, SegqlError
 from segql.stores.connection import cluster_failure
-from segql.stores.failures import ClusterError
+from segql.stores.failures import ClusterError, ShardsUnavailableError
 from segql.stores.saved_segments import (
     DuplicateSegmentError,
     SegmentConflictError,
@@ -123,6 +123,11 @@ def cluster_problem(error: ClusterError) -> Response:
         log.warning("%s", error)
         return problem(503, "search-busy", "Elasticsearch is overloaded", "try again later",
                        headers={"Retry-After": str(error.retry_after or BUSY_RETRY_AFTER)})
+    if isinstance(error, ShardsUnavailableError):
+        log.warning("%s", error)
+        return problem(503, "search-incomplete", "Part of the contact index is unavailable",
+                       "Elasticsearch could not read every shard, and no partial answer is "
+                       "given: try again once the cluster has recovered")
     if kind == "unreachable" or (kind == "server-error" and error.status == 503):
         log.warning("%s", error)
         return problem(503, "search-unavailable", "Elasticsearch is unreachable",

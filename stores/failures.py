@@ -8,7 +8,12 @@ Elasticsearch text. The CLI prints it (exit 1, `cli/common.py`) and the HTTP ser
 answers it as a problem (`service/problems.py`); nothing else words these failures.
 
 The kinds: unreachable, tls, authentication, forbidden, unknown-index, rejected (400, 409,
-413 and other refusals), overloaded (429), timeout, server-error (5xx), not-elasticsearch.
+413 and other refusals), overloaded (429), timeout, server-error (5xx, and a search some
+shards could not answer: `complete`, `ShardsUnavailableError`), not-elasticsearch.
+
+Never a partial answer: every search segql sends goes through `segql.stores.searches`,
+which asks with `allow_partial_search_results=false` and hands each answer (each `msearch`
+item too) to `complete`, so an answer from part of the shards is an error, never a result.
 """
 
 from __future__ import annotations
@@ -188,6 +193,43 @@ class ServerFailedError(ClusterError):
                 "`segql es status` and retry")
 
 
+class ShardsUnavailableError(ServerFailedError):
+    """Part of the index could not be read (a shard unassigned, its node gone, a search
+    that timed out): segql gives no partial answer. `detail` says how much failed."""
+
+    def sentence(self) -> str:
+        how = f" ({self.detail})" if self.detail else ""
+        return (f"{self.where} failed (503) because part of the index is unavailable{how}: "
+                "segql gives no partial answer; check its health with `segql es status` "
+                "and retry once the cluster is yellow or green")
+
+
+#: Error types that mean a shard (or the snapshot over it) could not be read.
+_SHARD_LOST = {"no_shard_available_action_exception", "shard_not_found_exception",
+               "node_not_connected_exception", "node_disconnected_exception",
+               "node_closed_exception", "connect_transport_exception",
+               "unavailable_shards_exception", "search_phase_execution_exception",
+               "node_not_available_exception"}
+
+
+def complete(response: Mapping[str, Any], url: str | None = None) -> dict[str, Any]:
+    """`response` (a search's answer, an `msearch` item's, a point in time's), if every
+    shard answered in time; else the ShardsUnavailableError it stands for. The one check of
+    `_shards.failed` and `timed_out` that every search of segql goes through."""
+    body = dict(response)
+    found = body.get("_shards")
+    shards: dict[str, Any] = found if isinstance(found, dict) else {}
+    failed = int(shards.get("failed") or 0)
+    if failed:
+        total = shards.get("total")
+        of = f" of {total}" if isinstance(total, int) else ""
+        raise ShardsUnavailableError(f"{failed}{of} shards failed", url=url, status=503)
+    if body.get("timed_out"):
+        raise ShardsUnavailableError("the search timed out on some shards", url=url,
+                                     status=503)
+    return body
+
+
 class NotElasticsearchError(ClusterError):
     kind = "not-elasticsearch"
 
@@ -245,6 +287,9 @@ def from_answer(status: int, body: Any, url: str | None = None,
     if status == 429:
         return OverloadedError(_REASONS.get(kind, ""), url=url, status=status,
                                retry_after=_retry_after(headers))
+    if status == 503 and kind in _SHARD_LOST:
+        return ShardsUnavailableError(_words(kind) if kind != "search_phase_execution_"
+                                      "exception" else "", url=url, status=status)
     if status >= 500:
         return ServerFailedError(_REASONS.get(kind, ""), url=url, status=status)
     if status == 413:

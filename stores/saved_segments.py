@@ -52,6 +52,7 @@ from segql.compiler.limits import LIMIT_CODES
 from segql.compiler.to_es import compile_segment
 from segql.errors import Diagnostic, SegmentError, SegqlError
 from segql.grammar.parser import parse
+from segql.stores import searches
 from segql.stores.mapping import STORED_ONLY, account_store_body, create_index_once
 
 SEGMENTS_SUFFIX = "-segments"
@@ -204,11 +205,11 @@ class SegmentStore:
             filters.append({"wildcard": {"key": {"value": f"*{escaped}*"}}})
         after: list[Any] | None = None
         while True:
-            response = self.es.options(ignore_status=404).search(
-                index=self.index, size=PAGE, query={"bool": {"filter": filters}},
+            response = searches.search_if_exists(
+                self.es, index=self.index, size=PAGE, query={"bool": {"filter": filters}},
                 sort=[{"key": "asc"}], search_after=after, seq_no_primary_term=True,
             )
-            if response.meta.status == 404:  # no segment was ever saved
+            if response is None:  # no segment was ever saved
                 return
             hits = response["hits"]["hits"]
             yield from map(_from_hit, hits)

@@ -55,6 +55,7 @@ from typing import Any, Literal, cast
 from elasticsearch import ConflictError, Elasticsearch
 
 from segql.errors import SegqlError
+from segql.stores import searches
 from segql.stores.mapping import STORED_ONLY, account_store_body, create_index_once
 from segql.values import iso_millis
 
@@ -280,9 +281,10 @@ class TokenStore:
 
     def has_tokens(self) -> bool:
         """Whether any token is not revoked (a server without one refuses to start)."""
-        response = self.es.options(ignore_status=404).count(
-            index=self.index, query={"term": {"revoked": False}})
-        return response.meta.status != 404 and int(response["count"]) > 0
+        response = searches.search_if_exists(
+            self.es, index=self.index, size=0, track_total_hits=1,
+            query={"term": {"revoked": False}})
+        return response is not None and int(response["hits"]["total"]["value"]) > 0
 
     def list(self, account: str | None = None) -> builtins.list[ApiToken]:
         """Every token (of `account`, when given), oldest first, revoked ones too."""
@@ -292,11 +294,11 @@ class TokenStore:
         query = {"term": {"account": account}} if account is not None else {"match_all": {}}
         after: builtins.list[Any] | None = None
         while True:
-            response = self.es.options(ignore_status=404).search(
-                index=self.index, size=PAGE, query=query, search_after=after,
+            response = searches.search_if_exists(
+                self.es, index=self.index, size=PAGE, query=query, search_after=after,
                 sort=[{"created": "asc"}, {"id": "asc"}],
                 source_excludes=["hash"])
-            if response.meta.status == 404:  # no token was ever created
+            if response is None:  # no token was ever created
                 return
             hits = response["hits"]["hits"]
             yield from (_from_source(hit["_source"]) for hit in hits)
