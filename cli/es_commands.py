@@ -15,7 +15,13 @@ import click
 from elastic_transport import TransportError
 from elasticsearch import ApiError
 
-from segql.localnode import PINNED_VERSION, ROLE_PRIVILEGES, LocalNode, LocalNodeError
+from segql.localnode import (
+    PINNED_VERSION,
+    ROLE_PRIVILEGES,
+    LocalCluster,
+    LocalNode,
+    LocalNodeError,
+)
 from segql.stores.connection import (
     NoClusterError,
     cluster_failure,
@@ -56,8 +62,9 @@ def _validate_name(_ctx: click.Context, _param: click.Parameter, value: str) -> 
     return value
 
 
-def _validate_heap(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
-    if not re.fullmatch(r"[1-9][0-9]*[kKmMgG]", value):
+def _validate_heap(_ctx: click.Context, _param: click.Parameter, value: str | None
+                   ) -> str | None:
+    if value is not None and not re.fullmatch(r"[1-9][0-9]*[kKmMgG]", value):
         raise click.BadParameter(f"{value!r} is not a heap size such as 512m or 1g")
     return value
 
@@ -87,19 +94,28 @@ def es() -> None:
 
 @es.command("up", epilog=_EXIT_CODES)
 @click.option("--port", type=click.IntRange(1, 65535), default=9200, show_default=True,
-              help="HTTP port on 127.0.0.1.")
-@click.option("--heap", default="1g", show_default=True, callback=_validate_heap,
-              help="JVM heap (-Xms/-Xmx), e.g. 512m or 2g.")
+              help="HTTP port on 127.0.0.1 (of a cluster's first node; the others follow).")
+@click.option("--heap", default=None, callback=_validate_heap,
+              help="JVM heap of each node (-Xms/-Xmx), e.g. 512m or 2g  "
+              "[default: 1g, 512m per node of a cluster].")
 @name_option
-@click.option("--timeout", type=click.FloatRange(min=1), default=180.0, show_default=True,
-              help="Seconds to wait for a yellow/green cluster (a first download comes on top).")
+@click.option("--nodes", type=click.IntRange(1, 9), default=1, show_default=True,
+              help="Number of nodes: above 1, a local cluster whose nodes are NAME-1 ... "
+              "NAME-N on consecutive HTTP ports, transport ports 100 above them.")
+@click.option("--transport-port", type=click.IntRange(1, 65535), default=None,
+              help="Transport port of a cluster's first node (default: --port + 100).")
+@click.option("--timeout", type=click.FloatRange(min=1), default=None,
+              help="Seconds to wait for a yellow/green cluster (a first download comes on "
+              "top)  [default: 180, 300 for a cluster].")
 @click.option("--secure", is_flag=True,
               help="Security on: HTTPS with a generated CA, a bootstrap superuser whose "
               "password is stored 0600 in the node's run dir (`segql es credentials`).")
-def up_cmd(port: int, heap: str, name: str, timeout: float, secure: bool) -> None:
-    """Start the managed node (idempotent) and print its URL on stdout.
+def up_cmd(port: int, heap: str | None, name: str, nodes: int, transport_port: int | None,
+           timeout: float | None, secure: bool) -> None:
+    """Start the managed node, or with --nodes N a local cluster (idempotent), and print
+    its URL on stdout (a cluster's: its nodes' URLs, comma-separated).
 
-    If the node is already running, prints its URL.  Progress goes to stderr.
+    If it is already running, prints the URL.  Progress goes to stderr.
     """
     url = external_url()
     if url:
@@ -110,9 +126,28 @@ def up_cmd(port: int, heap: str, name: str, timeout: float, secure: bool) -> Non
         )
         click.echo(redact(url))
         return
+    if nodes > 1:
+        if secure:
+            _fail("--secure is for a single node; a local cluster runs without security "
+                  "on 127.0.0.1")
+        transport = (None if transport_port is None
+                     else [transport_port + i for i in range(nodes)])
+        cluster = LocalCluster(name, progress=_progress)
+        try:
+            urls = cluster.up(nodes, port=port, heap=heap or "512m",
+                              timeout=timeout or 300, transport_ports=transport)
+        except LocalNodeError as exc:
+            _fail(str(exc))
+        except OSError as exc:
+            _fail(f"cannot start cluster {name!r}: {exc}")
+        click.echo(",".join(urls))
+        return
+    if LocalCluster(name).spec() is not None:
+        _fail(f"{name!r} is a local cluster: start it with `segql es up --name {name} "
+              "--nodes N`, or choose another --name")
     node = LocalNode(name, progress=_progress, secure=secure)
     try:
-        node_url = node.up(port=port, heap=heap, timeout=timeout)
+        node_url = node.up(port=port, heap=heap or "1g", timeout=timeout or 180)
     except LocalNodeError as exc:
         _fail(str(exc))
     except OSError as exc:
@@ -129,8 +164,17 @@ def up_cmd(port: int, heap: str, name: str, timeout: float, secure: bool) -> Non
               help="Seconds to wait after SIGTERM before SIGKILL.")
 @click.option("--purge", is_flag=True, help="Also delete the node's data and logs.")
 def down_cmd(name: str, timeout: float, purge: bool) -> None:
-    """Stop the managed node (its data is kept unless --purge).  Exit 0 also if it was not
-    running."""
+    """Stop the managed node, or every node of a local cluster (data kept unless --purge).
+    Exit 0 also if it was not running."""
+    cluster = LocalCluster(name)
+    if cluster.spec() is not None:
+        try:
+            stopped = cluster.down(timeout=timeout, purge=purge)
+        except (LocalNodeError, OSError) as exc:
+            _fail(str(exc))
+        click.echo(f"stopped cluster {name!r}" if stopped
+                   else f"cluster {name!r} was not running")
+        return
     try:
         node = LocalNode(name)
         stopped = node.down(timeout=timeout)
@@ -149,6 +193,23 @@ def _print_status(info: dict[str, Any]) -> None:
     for key, value in rows:
         if value is not None:
             click.echo(f"{key:<8} {value}")
+
+
+def _print_cluster(info: dict[str, Any]) -> None:
+    click.echo(f"cluster  {info['cluster']} (managed, {info['size']} nodes, Elasticsearch "
+               f"{PINNED_VERSION})")
+    click.echo(f"health   {info['health'] or 'no node answers'} "
+               f"({info['number_of_nodes']} nodes in the cluster"
+               + (f", {info['unassigned_shards']} unassigned shards)"
+                  if info["unassigned_shards"] is not None else ")"))
+    click.echo(f"{'node':<16} {'http':>5} {'transport':>9} {'pid':>8}  {'alive':<5}  "
+               f"{'roles':<12} master")
+    for node in info["nodes"]:
+        alive = "yes" if node["in_cluster"] else "no" + (" (running)" if node["running"]
+                                                       else "")
+        click.echo(f"{node['name']:<16} {node['http_port']:>5} {node['transport_port']:>9} "
+                   f"{node['server_pid'] or node['pid'] or '-':>8}  {alive:<5}  "
+                   f"{node['roles'] or '-':<12} {'*' if node['master'] else ''}")
 
 
 @es.command("status", epilog=_EXIT_CODES)
@@ -170,6 +231,18 @@ def status_cmd(name: str, as_json: bool) -> None:
             info["message"] = str(cluster_failure(exc) or f"cannot reach {redact(url)}")
         except (NoClusterError, ValueError) as exc:
             info["message"] = str(exc)
+    elif LocalCluster(name).spec() is not None:
+        try:
+            info = LocalCluster(name).status()
+        except (LocalNodeError, OSError) as exc:
+            _fail(str(exc))
+        if not as_json:
+            _print_cluster(info)
+        else:
+            click.echo(json.dumps(info, indent=2, sort_keys=True))
+        if not info["reachable"]:
+            raise click.exceptions.Exit(EXIT_FAILURE)
+        return
     else:
         try:
             info = LocalNode(name).status()
@@ -188,14 +261,51 @@ def status_cmd(name: str, as_json: bool) -> None:
         raise click.exceptions.Exit(EXIT_FAILURE)
 
 
+node_number = click.option("--node", "number", type=click.IntRange(min=1), required=True,
+                           help="Which node of the cluster (1 to N).")
+
+
+@es.command("kill", epilog=_EXIT_CODES)
+@name_option
+@node_number
+def kill_cmd(name: str, number: int) -> None:
+    """SIGKILL one node of a local cluster, as a crash would (for fault tests)."""
+    try:
+        pids = LocalCluster(name).kill(number)
+    except (LocalNodeError, OSError) as exc:
+        _fail(str(exc))
+    click.echo(f"killed node {name}-{number}" + (f" (pids {pids})" if pids
+                                                 else " (it was not running)"))
+
+
+@es.command("restart", epilog=_EXIT_CODES)
+@name_option
+@node_number
+@click.option("--timeout", type=click.FloatRange(min=1), default=180.0, show_default=True,
+              help="Seconds to wait until every node is back in the cluster.")
+def restart_cmd(name: str, number: int, timeout: float) -> None:
+    """Start one node of a local cluster again (on its data) and wait until every node is
+    in the cluster; print its URL."""
+    try:
+        url = LocalCluster(name, progress=_progress).restart(number, timeout)
+    except (LocalNodeError, OSError) as exc:
+        _fail(str(exc))
+    click.echo(url)
+
+
 @es.command("logs", epilog=_EXIT_CODES)
 @name_option
 @click.option("-n", "--lines", type=click.IntRange(min=1), default=50, show_default=True,
               help="Number of lines from the end of the node's main log.")
-def logs_cmd(name: str, lines: int) -> None:
-    """Print the tail of the managed node's log."""
+@click.option("--node", "number", type=click.IntRange(min=1), default=None,
+              help="Of a local cluster: which node's log (1 to N; default 1).")
+def logs_cmd(name: str, lines: int, number: int | None) -> None:
+    """Print the tail of the managed node's log (of one node of a local cluster)."""
     try:
-        text = LocalNode(name).logs(lines)
+        cluster = LocalCluster(name)
+        node = (cluster.node(number or 1) if cluster.spec() is not None
+                else LocalNode(name))
+        text = node.logs(lines)
     except (LocalNodeError, OSError) as exc:
         _fail(str(exc))
     click.echo(text)

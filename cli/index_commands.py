@@ -27,6 +27,12 @@ from segql.indexer.run import DEFAULT_BATCH_SIZE, Run, RunOptions
 from segql.indexer.writer import DEFAULT_MAX_WAIT
 from segql.indexer.written import WrittenContacts, default_contacts, default_megabytes
 from segql.stores.connection import connect
+from segql.stores.index_settings import (
+    parse_replicas,
+    parse_shards,
+    replicas_setting,
+    shards_setting,
+)
 
 #: `segql index` completed, but some records were rejected (they are in the rejects file).
 EXIT_REJECTED = 4
@@ -144,6 +150,13 @@ class _Stop:
 @click.option("--max-wait", type=click.FloatRange(min=0), default=DEFAULT_MAX_WAIT,
               show_default=True, help="Seconds to keep retrying while Elasticsearch is "
               "unreachable or overloaded before failing.")
+@click.option("--shards", default=None, metavar="N",
+              help="Primary shards of the contact index when this run creates it "
+              "(default: $SEGQL_SHARDS or 1; docs/elasticsearch.md).")
+@click.option("--replicas", default=None, metavar="N|auto",
+              help="Replicas of the indices this run creates (contacts, catalog, "
+              "checkpoints): a number, or auto: 1 once the cluster has a second node, else "
+              "0 (default: $SEGQL_REPLICAS or auto).")
 @click.option("--max-events", type=click.IntRange(min=1), default=MAX_EVENTS,
               show_default=True, help="Events a contact keeps (its newest).")
 @click.option("--max-visits", type=click.IntRange(min=1), default=MAX_VISITS,
@@ -155,8 +168,8 @@ class _Stop:
 @guarded
 def index(files: tuple[str, ...], index: str | None, rejects_path: str, dry_run: bool,
           batch_size: int, rate: float | None, follow: bool, from_start: bool,
-          incremental: bool, max_wait: float, max_events: int, max_visits: int,
-          cache_contacts: int | None) -> None:
+          incremental: bool, max_wait: float, shards: str | None, replicas: str | None,
+          max_events: int, max_visits: int, cache_contacts: int | None) -> None:
     """Apply contact, event, visit and delete records to the contact documents.
 
     Incremental and idempotent: records merge into what is stored, and applying a record
@@ -167,6 +180,8 @@ def index(files: tuple[str, ...], index: str | None, rejects_path: str, dry_run:
     Progress goes to stderr by phase: bars on a terminal, plain lines otherwise.
     """
     check_readable(files)  # a mistyped name before any cluster is asked
+    primaries = shards_setting(None if shards is None else parse_shards(shards))
+    copies = replicas_setting(None if replicas is None else parse_replicas(replicas))
     started = time.monotonic()
     rejects = RejectsFile(rejects_path)
     if dry_run:
@@ -191,7 +206,8 @@ def index(files: tuple[str, ...], index: str | None, rejects_path: str, dry_run:
         cache = WrittenContacts(default_contacts() if cache_contacts is None
                                 else cache_contacts, default_megabytes())
         indexer = Indexer(es, api.contact_index(es, index, must_exist=False), max_wait=max_wait,
-                          max_events=max_events, max_visits=max_visits, cache=cache)
+                          max_events=max_events, max_visits=max_visits, cache=cache,
+                          shards=primaries, replicas=copies)
         run = Run(indexer, rejects,
                   RunOptions(batch_size=batch_size, rate=rate, follow=follow,
                              from_start=from_start, incremental=incremental),

@@ -38,6 +38,7 @@ from segql.indexer.writer import DEFAULT_MAX_WAIT, DERIVED, BulkWriter, Outcome,
 from segql.indexer.written import WrittenContacts
 from segql.stores import searches
 from segql.stores.catalogs import CatalogStore, catalog_index_name, merge_conflicts
+from segql.stores.index_settings import Replicas
 from segql.stores.mapping import create_index_once, index_body, refuse_newer_shape
 
 
@@ -88,11 +89,12 @@ def stored_contacts(es: Elasticsearch, index: str) -> Iterator[Contact]:
         searches.close_point_in_time(es, pit)
 
 
-def ensure_index(es: Elasticsearch, index: str) -> bool:
-    """Create the contact index with segql's mapping unless it exists (then refuse one of
-    a newer document shape, and add what newer versions map, e.g. the retention
-    counters); True if created."""
-    body = index_body()
+def ensure_index(es: Elasticsearch, index: str, shards: int | None = None,
+                 replicas: Replicas | None = None) -> bool:
+    """Create the contact index with segql's mapping (and `shards`, `replicas`:
+    `index_settings`) unless it exists (then refuse one of a newer document shape, and add
+    what newer versions map, e.g. the retention counters); True if created."""
+    body = index_body(shards, replicas)
     if es.indices.exists(index=index):
         properties = body["mappings"]["properties"]
         # keyed by the concrete index: `index` may be an alias of it (`segql reindex`)
@@ -114,12 +116,14 @@ class Indexer(BulkWriter):
         self, es: Elasticsearch, index: str, *, max_events: int = MAX_EVENTS,
         max_visits: int = MAX_VISITS, max_wait: float = DEFAULT_MAX_WAIT,
         catalog_index: str | None = None, cache: WrittenContacts | None = None,
+        shards: int | None = None, replicas: Replicas | None = None,
     ) -> None:
         super().__init__(es, index, max_wait=max_wait, cache=cache)
         self.max_events = max_events
         self.max_visits = max_visits
-        self.catalogs = CatalogStore(es, catalog_index or catalog_index_name(index))
-        self.call(ensure_index, es, index)
+        self.replicas = replicas  # of the indices it creates (contacts, catalog, checkpoints)
+        self.catalogs = CatalogStore(es, catalog_index or catalog_index_name(index), replicas)
+        self.call(ensure_index, es, index, shards, replicas)
 
     # -- one batch -------------------------------------------------------------------
 

@@ -58,6 +58,7 @@ from segql.indexer.index_facts import (
 from segql.indexer.writer import DEFAULT_MAX_WAIT, DERIVED, BulkWriter, Outcome, Stored
 from segql.stores import searches
 from segql.stores.checkpoints import CheckpointStore, Version
+from segql.stores.index_settings import replicas_of
 from segql.stores.mapping import create_index_once, index_body
 from segql.stores.placement import Placement, placement
 
@@ -207,8 +208,8 @@ class Reindex:
             number += 1
         target = f"{self.index}-v{number}"
         (settings,) = self.calls.call(self.es.indices.get_settings, index=source).values()
-        body = index_body(wanted.shards, int(settings["settings"]["index"][
-            "number_of_replicas"]), wanted.partition)
+        found = settings["settings"]["index"]
+        body = index_body(wanted.shards, replicas_of(found), wanted.partition)
         body["settings"]["refresh_interval"] = "-1"  # until the switch
         # every write to the source from now on has a higher _seq_no: caught up later
         since = self.calls.call(local_checkpoints, self.es, source)

@@ -61,7 +61,7 @@ class Run:
         self.options = options
         self.progress = progress
         self.stop = stop
-        self.checkpoints = CheckpointStore(indexer.es, indexer.index)
+        self.checkpoints = CheckpointStore(indexer.es, indexer.index, indexer.replicas)
         #: Totals over the inputs, including what earlier (resumed) runs did on them.
         self.totals = Stats()
         self.resumed_lines = 0

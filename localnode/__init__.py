@@ -1,4 +1,5 @@
-"""A managed single-node Elasticsearch for development, tests and CI.
+"""A managed single-node Elasticsearch (or a local cluster of several) for development,
+tests and CI.
 
 Why this exists: segql needs a real Elasticsearch, and the machines it runs on
 have no Docker.  The pinned server ships on Maven Central as the
@@ -20,6 +21,8 @@ Layout under the home (``$SEGQL_HOME``, else ``/var/lib/segql`` as root, else
                                      also ca.crt (world-readable), ca.key and
                                      credentials.json (0600)
     locks/<name>.lock                serialises `up`/`down` of one node
+    clusters/<name>.json             a local cluster's make-up (size, ports, heap); its
+                                     members are the nodes <name>-1 ... <name>-N
 
 The package is split by concern; this module only re-exports its public names:
 
@@ -32,10 +35,12 @@ The package is split by concern; this module only re-exports its public names:
     config        a node's generated ES_PATH_CONF and directories
     process       state.json, pids, start, health wait and stop
     node          LocalNode itself: up, down, status, logs, remove, add_user
+    cluster       LocalCluster: N nodes on loopback (`es up --nodes N`), kill/restart one
 """
 
 from __future__ import annotations
 
+from segql.localnode.cluster import LocalCluster
 from segql.localnode.distribution import (
     MAVEN_ARTIFACT,
     PINNED_VERSION,
@@ -59,6 +64,7 @@ __all__ = [
     "PINNED_VERSION",
     "ROLE_PRIVILEGES",
     "JavaRuntime",
+    "LocalCluster",
     "LocalNode",
     "LocalNodeError",
     "default_home",

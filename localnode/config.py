@@ -39,7 +39,7 @@ class NodeConfig(NodeLayout):
                     shutil.copy2(entry, target)
         settings: dict[str, Any] = {
             "cluster.name": self.cluster_name,
-            "node.name": self.cluster_name,
+            "node.name": self.node_name,
             "discovery.type": "single-node",
             "network.host": "127.0.0.1",
             "http.port": port,
@@ -52,6 +52,15 @@ class NodeConfig(NodeLayout):
             # Dev machines and CI disks may be small or nearly full: don't go read-only.
             "cluster.routing.allocation.disk.threshold_enabled": False,
         }
+        if self.member is not None:
+            # One member of a local cluster on loopback: fixed transport ports, so the
+            # members find each other, and every member eligible as master.
+            del settings["discovery.type"]
+            settings.update({
+                "transport.port": self.member.transport_port,
+                "discovery.seed_hosts": [f"127.0.0.1:{p}" for p in self.member.seed_ports],
+                "cluster.initial_master_nodes": list(self.member.masters),
+            })
         if self.secure:
             settings.update({
                 "xpack.security.http.ssl.enabled": True,

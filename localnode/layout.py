@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from segql.localnode.distribution import PINNED_VERSION
@@ -16,6 +17,18 @@ from segql.localnode.errors import LocalNodeError
 DEFAULT_SERVICE_USER = "segql"
 
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+@dataclass(frozen=True)
+class Membership:
+    """What makes a node one member of a local multi-node cluster (`cluster.LocalCluster`):
+    the cluster's name, this member's fixed transport port, every member's transport port
+    (the seed hosts) and node name (the initial master nodes)."""
+
+    cluster: str
+    transport_port: int
+    seed_ports: tuple[int, ...]
+    masters: tuple[str, ...]
 
 
 def default_home() -> Path:
@@ -44,6 +57,7 @@ class NodeLayout:
         service_user: str | None = None,
         progress: Callable[[str], None] | None = None,
         secure: bool = False,
+        member: Membership | None = None,
     ) -> None:
         if not _NAME_RE.match(name):
             raise LocalNodeError(
@@ -58,6 +72,7 @@ class NodeLayout:
         )
         self._progress = progress
         self.secure = secure
+        self.member = member
         self._log_offset = 0  # size of the main log when this object last started the node
 
     # ---- paths
@@ -125,6 +140,11 @@ class NodeLayout:
 
     @property
     def cluster_name(self) -> str:
+        return f"segql-{self.member.cluster}" if self.member else f"segql-{self.name}"
+
+    @property
+    def node_name(self) -> str:
+        """Elasticsearch's `node.name` (the cluster's name for a single node)."""
         return f"segql-{self.name}"
 
     @property

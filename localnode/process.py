@@ -109,6 +109,14 @@ class NodeProcess(NodeSecurity, NodeConfig):
         }
 
     def _start(self, port: int, heap: str, timeout: float) -> str:
+        """Launch the node and wait until it is healthy (stopping it if it is not)."""
+        proc, state = self._launch(port, heap)
+        return self._await_start(proc, state, time.monotonic() + timeout)
+
+    def _launch(self, port: int, heap: str) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
+        """Write the configuration and start Elasticsearch detached; its process and the
+        state recorded for it (a cluster launches every member before waiting on any, as
+        no member is healthy before the others have joined)."""
         dist = ensure_distribution(self.home, self._progress)
         java = find_java(self.java_home)
         user: tuple[int, int] | None = None
@@ -166,8 +174,16 @@ class NodeProcess(NodeSecurity, NodeConfig):
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
         _write_json_atomic(self.state_file, state)
+        return proc, state
+
+    def _await_start(
+        self, proc: subprocess.Popen[bytes], state: dict[str, Any], deadline: float
+    ) -> str:
+        """Wait until a launched node is healthy and record its version and server pid;
+        stop it if it does not get there."""
+        url = str(state["url"])
         try:
-            probe = self._wait_healthy(url, proc, time.monotonic() + timeout)
+            probe = self._wait_healthy(url, proc, deadline)
         except BaseException:
             self._stop(30)
             self.state_file.unlink(missing_ok=True)

@@ -41,6 +41,7 @@ from segql.compiler.catalog import (
     LearnResult,
 )
 from segql.errors import SegqlError
+from segql.stores.index_settings import Replicas
 from segql.stores.mapping import account_store_body, create_index_once
 
 CATALOG_SUFFIX = "-catalog"
@@ -55,10 +56,10 @@ def catalog_index_name(contact_index: str) -> str:
     return contact_index + CATALOG_SUFFIX
 
 
-def catalog_index_body() -> dict[str, Any]:
+def catalog_index_body(replicas: Replicas | None = None) -> dict[str, Any]:
     unindexed = {"type": "object", "enabled": False}
     return account_store_body(
-        {"declared": unindexed, "learned": unindexed, "conflicts": unindexed})
+        {"declared": unindexed, "learned": unindexed, "conflicts": unindexed}, replicas)
 
 
 @dataclass(frozen=True)
@@ -157,9 +158,11 @@ class CatalogBusyError(SegqlError):
 class CatalogStore:
     """Reads and writes the account catalogs in one catalog index."""
 
-    def __init__(self, es: Elasticsearch, index: str) -> None:
+    def __init__(self, es: Elasticsearch, index: str, replicas: Replicas | None = None
+                 ) -> None:
         self.es = es
         self.index = index
+        self.replicas = replicas  # of the index when this store creates it
         self._ready = False
 
     def read(self, account: str) -> StoredCatalog:
@@ -235,5 +238,5 @@ class CatalogStore:
 
     def _ensure_index(self) -> None:
         if not self._ready:
-            create_index_once(self.es, self.index, catalog_index_body())
+            create_index_once(self.es, self.index, catalog_index_body(self.replicas))
             self._ready = True

@@ -23,6 +23,7 @@ from typing import IO, Any, cast
 from elasticsearch import Elasticsearch
 
 from segql.errors import InputError
+from segql.stores.index_settings import Replicas, store_index_settings
 from segql.stores.mapping import create_index_once
 
 CHECKPOINT_SUFFIX = "-checkpoints"
@@ -179,9 +180,11 @@ class Input:
 class CheckpointStore:
     """Checkpoints of the inputs of one contact index."""
 
-    def __init__(self, es: Elasticsearch, contact_index: str) -> None:
+    def __init__(self, es: Elasticsearch, contact_index: str,
+                 replicas: Replicas | None = None) -> None:
         self.es = es
         self.index = checkpoint_index_name(contact_index)
+        self.replicas = replicas  # of the index when this store creates it
         self._ready = False
 
     def read(self, checkpoint_id: str) -> Checkpoint | None:
@@ -221,7 +224,7 @@ class CheckpointStore:
     def _ensure_index(self) -> None:
         if not self._ready:
             create_index_once(self.es, self.index, {
-                "settings": {"number_of_shards": 1, "number_of_replicas": 0},
+                "settings": store_index_settings(self.replicas),
                 "mappings": {"dynamic": False, "properties": {
                     "path": {"type": "keyword"}, "updated": {"type": "date"}}},
             })

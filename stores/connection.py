@@ -8,7 +8,8 @@ superuser credentials when it was started with ``--secure`` (unless
 ``ELASTICSEARCH_API_KEY`` / ``ELASTICSEARCH_USERNAME`` name other credentials).
 
 Environment:
-    ELASTICSEARCH_URL        external cluster, e.g. https://es.example:9200
+    ELASTICSEARCH_URL        external cluster, e.g. https://es.example:9200 (several nodes
+                             of it comma-separated: the client tries the next when one fails)
     ELASTICSEARCH_API_KEY    API key (encoded form) for it, or
     ELASTICSEARCH_USERNAME / ELASTICSEARCH_PASSWORD   basic auth
     ELASTICSEARCH_CA_CERTS   CA bundle to verify its TLS certificate
@@ -24,7 +25,7 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
-from segql.localnode import ROLE_PRIVILEGES, LocalNode, LocalNodeError
+from segql.localnode import ROLE_PRIVILEGES, LocalCluster, LocalNode, LocalNodeError
 from segql.stores.failures import ClusterError, NoClusterError, translate
 
 __all__ = ["NoClusterError", "cluster_failure", "connect", "create_api_key", "describe",
@@ -60,7 +61,10 @@ def request_timeout() -> float:
 
 
 def redact(url: str) -> str:
-    """url without user:password, so it can be printed and logged."""
+    """url without user:password, so it can be printed and logged (each of a
+    comma-separated list of URLs)."""
+    if "," in url:
+        return ",".join(redact(one.strip()) for one in url.split(","))
     parts = urllib.parse.urlsplit(url)
     if parts.username is None and parts.password is None:
         return url
@@ -75,7 +79,7 @@ def configured_url() -> str | None:
     """The cluster segql talks to, without credentials, for messages; None if none is
     configured or running. Never raises."""
     try:
-        url = external_url() or LocalNode(node_name()).url
+        url = external_url() or _managed_url(node_name())
     except Exception:  # a broken node state file: no URL to name
         return None
     return redact(url) if url else None
@@ -97,13 +101,22 @@ def resolve_url() -> str:
     if url:
         return url
     name = node_name()
-    running = LocalNode(name).url
+    running = _managed_url(name)
     if running is None:
         raise NoClusterError(
             f"no Elasticsearch: the managed node {name!r} is not running; "
             "run `segql es up` or set ELASTICSEARCH_URL"
         )
     return running
+
+
+def _managed_url(name: str) -> str | None:
+    """The running managed node's URL, or a local cluster's running nodes' URLs
+    (comma-separated); None if none runs."""
+    cluster = LocalCluster(name)
+    if cluster.spec() is not None:
+        return ",".join(cluster.urls()) or None
+    return LocalNode(name).url
 
 
 def _env_auth(kwargs: dict[str, Any]) -> bool:
@@ -133,16 +146,20 @@ def connect(url: str | None = None) -> Elasticsearch:
         "retry_on_timeout": True,
         "max_retries": DEFAULT_MAX_RETRIES,
     }
-    parts = urllib.parse.urlsplit(target)
-    if parts.username is not None:
-        # Credentials embedded in the URL: pass them as basic auth, keep them out of hosts.
-        kwargs["basic_auth"] = (
-            urllib.parse.unquote(parts.username),
-            urllib.parse.unquote(parts.password or ""),
-        )
-        target = urllib.parse.urlunsplit(
-            parts._replace(netloc=parts.netloc.rsplit("@", 1)[1])
-        )
+    hosts = []
+    # several nodes of one cluster, comma-separated: the client goes on to the next when
+    # one does not answer
+    for one in (part.strip() for part in target.split(",")):
+        parts = urllib.parse.urlsplit(one)
+        if parts.username is not None:
+            # Credentials embedded in the URL: basic auth, kept out of the hosts.
+            kwargs["basic_auth"] = (
+                urllib.parse.unquote(parts.username),
+                urllib.parse.unquote(parts.password or ""),
+            )
+            one = urllib.parse.urlunsplit(
+                parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+        hosts.append(one)
     if external:
         _env_auth(kwargs)
         ca_certs = os.environ.get("ELASTICSEARCH_CA_CERTS")
@@ -156,7 +173,7 @@ def connect(url: str | None = None) -> Elasticsearch:
                 kwargs["basic_auth"] = node.credentials()
             except LocalNodeError as exc:
                 raise NoClusterError(str(exc)) from None
-    return Elasticsearch(target, **kwargs)
+    return Elasticsearch(hosts if len(hosts) > 1 else hosts[0], **kwargs)
 
 
 def create_api_key(

@@ -8,6 +8,12 @@ from elasticsearch import BadRequestError, Elasticsearch
 
 from segql.contract.document import SHAPE, SHAPE_META
 from segql.errors import SegqlError
+from segql.stores.index_settings import (
+    Replicas,
+    contact_index_settings,
+    shards_setting,
+    store_index_settings,
+)
 from segql.stores.placement import ROUTING_MAPPING, placement, placement_settings
 
 _KEYWORD_MATCH = {"type": "keyword"}
@@ -38,15 +44,15 @@ def _slot_template(slot: str, mapping: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def index_body(shards: int = 1, replicas: int = 0, partition: int | None = None
-               ) -> dict[str, Any]:
-    """Settings and mappings for a new contact index; an account spreads over `partition`
-    of its shards (default: `placement.default_partition`; stores/placement.py)."""
+def index_body(shards: int | None = None, replicas: Replicas | None = None,
+               partition: int | None = None) -> dict[str, Any]:
+    """Settings and mappings for a new contact index: shards and replicas given, else the
+    environment's, else the defaults (`index_settings`); an account spreads over
+    `partition` of its shards (default: `placement.default_partition`; stores/placement.py)."""
     return {
         "settings": {
-            "number_of_shards": shards,
-            "number_of_replicas": replicas,
-            **placement_settings(placement(shards, partition)),
+            **contact_index_settings(shards, replicas),
+            **placement_settings(placement(shards_setting(shards), partition)),
             # a contact's events and visits are nested documents; retention bounds them
             # per contact (records.MAX_EVENTS + MAX_VISITS by default); this leaves room
             # for an account configured to keep many more
@@ -86,11 +92,13 @@ def index_body(shards: int = 1, replicas: int = 0, partition: int | None = None
     }
 
 
-def account_store_body(properties: dict[str, Any]) -> dict[str, Any]:
-    """The index of a small per-account store (catalogs, saved segments): one shard, and
-    a strict mapping, so a document of another shape is refused, not silently mapped."""
+def account_store_body(properties: dict[str, Any], replicas: Replicas | None = None
+                       ) -> dict[str, Any]:
+    """The index of a small per-account store (catalogs, saved segments, tokens): one
+    shard, replicas as `index_settings` says, and a strict mapping, so a document of
+    another shape is refused, not silently mapped."""
     return {
-        "settings": {"number_of_shards": 1, "number_of_replicas": 0},
+        "settings": store_index_settings(replicas),
         "mappings": {"dynamic": "strict",
                      "properties": {"account": {"type": "keyword"}, **properties}},
     }

@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -22,6 +23,7 @@ from segql.cli.es_commands import es
 from segql.localnode import (
     MIN_JAVA,
     PINNED_VERSION,
+    LocalCluster,
     LocalNode,
     LocalNodeError,
     find_java,
@@ -239,3 +241,36 @@ def test_cli_usage_errors_exit_2() -> None:
     assert runner.invoke(es, ["status", "--name", "Bad/Name"]).exit_code == 2
     help_text = runner.invoke(es, ["up", "--help"]).output
     assert "Exit codes" in help_text and "--port" in help_text
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"nodes": 1}, "a local cluster has 2 to 9 nodes"),
+    ({"nodes": 10}, "a local cluster has 2 to 9 nodes"),
+    ({"nodes": 3, "heap": "lots"}, "invalid heap size"),
+    ({"nodes": 2, "ports": [9301, 9301]}, "the ports must be distinct"),
+    ({"nodes": 2, "ports": [9301, 9302], "transport_ports": [9302, 9303]},
+     "the ports must be distinct"),
+    ({"nodes": 3, "ports": [9301, 9302]}, "give 3 HTTP and 3 transport ports"),
+])
+def test_cluster_make_up_is_checked_before_anything_starts(
+    kwargs: dict[str, Any], message: str,
+) -> None:
+    cluster = LocalCluster(_unique("t-cl"))
+    with pytest.raises(LocalNodeError, match=message):
+        cluster.up(**kwargs)
+    assert cluster.spec() is None and not cluster.spec_file.exists()
+
+
+def test_cluster_commands_on_a_cluster_that_does_not_exist() -> None:
+    name = _unique("t-nocl")
+    runner = CliRunner()
+    for argv in (["kill", "--node", "1"], ["restart", "--node", "2"]):
+        result = runner.invoke(es, [*argv, "--name", name])
+        assert result.exit_code == 1
+        assert f"there is no local cluster {name!r}" in result.stderr
+        assert "Traceback" not in result.output
+    assert runner.invoke(es, ["up", "--nodes", "2", "--secure", "--name", name]).exit_code == 1
+    assert runner.invoke(es, ["up", "--nodes", "0"]).exit_code == 2
+    down = runner.invoke(es, ["down", "--name", name])
+    assert (down.exit_code, down.stdout.strip()) == (0, f"node {name!r} was not running")
+    assert redact("http://u:p@a:1, http://b:2") == "http://***@a:1,http://b:2"

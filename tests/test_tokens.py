@@ -17,6 +17,7 @@ from elasticsearch import Elasticsearch
 
 from segql.cli.main import cli
 from segql.errors import SegqlError
+from segql.stores.index_settings import replicas_of
 from segql.stores.mapping import account_store_body
 from segql.stores.tokens import (
     TOKEN_CACHE_TTL,
@@ -145,8 +146,9 @@ def test_the_index_is_strict_with_the_store_settings(es: Elasticsearch,
     store.create("acme", "read")
     settings = es.indices.get_settings(index=store.index)[store.index]["settings"]["index"]
     expected = account_store_body({})["settings"]
-    assert (int(settings["number_of_shards"]), int(settings["number_of_replicas"])) == (
-        expected["number_of_shards"], expected["number_of_replicas"])
+    # replicas as every store's: auto-expanded 0-1 by default (stores/index_settings.py)
+    assert (int(settings["number_of_shards"]), replicas_of(settings)) == (
+        expected["number_of_shards"], replicas_of(expected))
     mapping = es.indices.get_mapping(index=store.index)[store.index]["mappings"]
     assert mapping["dynamic"] == "strict"
     assert set(mapping["properties"]) == set(token_index_body()["mappings"]["properties"])
