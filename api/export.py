@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from elasticsearch import Elasticsearch
 
 from segql.api.contact_index import index_name
+from segql.api.reach import LeftOut, channel_aggs, complete, left_out_reason, status_path
 from segql.api.resolve import (
     CHANNELS,
     DEFAULT_PAGE,
@@ -40,16 +41,17 @@ class Recipient:
 
 def _snapshot_search(es: Elasticsearch, pit: str, query: dict[str, Any], fields: list[str],
                      *, page: int, after: list[Any] | None = None,
-                     slice_: tuple[int, int] | None = None, count: bool = False
-                     ) -> dict[str, Any]:
-    """One page of a snapshot, after `after` in `_shard_doc` order; doc values only."""
+                     slice_: tuple[int, int] | None = None, count: bool = False,
+                     aggs: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One page of a snapshot, after `after` in `_shard_doc` order; doc values only; a
+    page some shard did not answer is an error, never a silent gap."""
     response: dict[str, Any] = es.search(
         pit={"id": pit, "keep_alive": KEEP_ALIVE}, size=page, query=query,
         sort=[{"_shard_doc": "asc"}], search_after=after, source=False,
         docvalue_fields=[{"field": name} for name in fields], track_total_hits=count,
-        slice={"id": slice_[0], "max": slice_[1]} if slice_ else None,
+        slice={"id": slice_[0], "max": slice_[1]} if slice_ else None, aggs=aggs,
     ).body
-    return response
+    return complete(response, "export")
 
 
 def snapshot_pages(es: Elasticsearch, pit: str, query: dict[str, Any], fields: list[str],
@@ -123,7 +125,10 @@ class Export(Iterator[Recipient]):
     """The recipients of a segment over one point-in-time snapshot (see `export`).
 
     The counters are final once the iteration ends: `contacts` in the segment, `exported`
-    rows, `without_address` contacts left out for lacking the channel's address.
+    rows, `left_out` contacts by reason (`reach`: consent unsubscribed, bounced or
+    complained, else no address for the channel; `without_address` is its `no_address`).
+    With a channel, `expected_left_out` is what the snapshot holds, known once `open`ed
+    (Elasticsearch's count of the same reasons); the iteration checks it got as many.
     """
 
     es: Elasticsearch
@@ -135,7 +140,8 @@ class Export(Iterator[Recipient]):
     page: int = DEFAULT_PAGE
     contacts: int = 0
     exported: int = 0
-    without_address: int = 0
+    left_out: LeftOut = field(default_factory=LeftOut)
+    expected_left_out: LeftOut | None = None
     _pit: str | None = field(default=None, repr=False)
     _first: dict[str, Any] | None = field(default=None, repr=False)
     _closed: bool = field(default=False, repr=False)
@@ -149,9 +155,28 @@ class Export(Iterator[Recipient]):
             self._pit = self.es.open_point_in_time(
                 index=self.index, routing=self.account, keep_alive=KEEP_ALIVE)["id"]
         if self._first is None:  # the first page tells the segment's size
-            self._first = _snapshot_search(self.es, self._pit, self.query, self._fields,
-                                           page=self.page, count=True)
+            self._first = _snapshot_search(
+                self.es, self._pit, self.query, self._fields, page=self.page, count=True,
+                aggs=channel_aggs((self.channel,)) if self.channel else None)
+            if self.channel:
+                self.expected_left_out = LeftOut.of_buckets(
+                    self._first["aggregations"][self.channel]["buckets"])
         return int(self._first["hits"]["total"]["value"])
+
+    def summary(self) -> dict[str, Any]:
+        """What an export reports at its end (`segql export` on stderr, the HTTP export's
+        completion line): rows, contacts, and with a channel who it left out, by reason."""
+        summary: dict[str, Any] = {"exported": self.exported, "contacts": self.contacts,
+                                   "without_address": self.without_address}
+        if self.channel is not None:
+            summary["left_out"] = self.left_out.to_json()
+        return summary
+
+    @property
+    def without_address(self) -> int:
+        """Contacts left out for having no address for the channel (and no consent state
+        that left them out first)."""
+        return self.left_out.no_address
 
     def __next__(self) -> Recipient:
         if self._rows is None:
@@ -173,7 +198,9 @@ class Export(Iterator[Recipient]):
 
     @property
     def _fields(self) -> list[str]:
-        return ["contact_id", *([address_path(self.channel)] if self.channel else [])]
+        if self.channel is None:
+            return ["contact_id"]
+        return ["contact_id", address_path(self.channel), status_path(self.channel)]
 
     def _release(self) -> None:
         self._closed = True
@@ -193,6 +220,9 @@ class Export(Iterator[Recipient]):
             for batch in hits:
                 for hit in batch:
                     yield from self._recipients(hit["fields"])
+            if self.expected_left_out not in (None, self.left_out):
+                raise AssertionError("the export left out other contacts than its "
+                                     "snapshot counted")
         finally:
             self._release()
 
@@ -204,8 +234,11 @@ class Export(Iterator[Recipient]):
             yield Recipient(contact_id)
             return
         addresses = fields.get(address_path(self.channel), [])
-        if not addresses:
-            self.without_address += 1
+        status = fields.get(status_path(self.channel))
+        reason = left_out_reason(status[0] if status else None, bool(addresses))
+        if reason is not None:
+            self.left_out.add(reason)
+            return
         for address in addresses:
             self.exported += 1
             yield Recipient(contact_id, address)
@@ -217,7 +250,8 @@ def export(es: Elasticsearch, segment: Segment, ctx: Context, *, channel: str | 
     """Stream the segment's recipients over one point-in-time snapshot, so that concurrent
     writes can neither duplicate nor skip a contact. Without `channel`, one Recipient per
     contact; with one (`email`, `sms`, `push`), one per address of that channel (every push
-    token), and contacts without one are left out and counted (`without_address`). Large
+    token); contacts whose consent for it is unsubscribed, bounced or complained, and those
+    without an address, are left out and counted by reason (`left_out`). Large
     segments (over SLICE_ABOVE) are read in `slices` parallel slices (default
     DEFAULT_SLICES). Only doc values are read; memory stays flat in the segment's size."""
     if channel is not None and channel not in CHANNELS:
