@@ -327,6 +327,11 @@ def test_library_export_count_and_pages_leave_out_by_reason(
     ):
         assert sorted(api.export_ids(es, text, ctx, consented)) == expected, text
         assert matching_ids(api.prepare(text, ctx), contacts) == expected, text
+    # explain answers the computed fields from Elasticsearch beside the evaluator
+    text = f'email_status = "bounced" and bucket = {sha_bucket("a8")} and sms_status has_no_value'
+    explained = api.explain(es, text, ctx, "a8", index=consented)
+    assert explained.result is True and explained.agrees
+    assert [child.result for child in explained.children] == [True, True, True]
 
 
 @pytest.mark.es
