@@ -5,7 +5,8 @@ A segment is given as text or as an AST (the visual builder's JSON form,
 `segql.grammar.jsonform`), checked on use; `context` loads what it is evaluated against
 from the cluster. The modules: `resolve` (index, context, checking and compiling),
 `counts` (count, count_many with an error per segment, members), `export` (snapshot
-exports), `pages` (paging by an opaque cursor), `explain`, `segment_files` (saved
+exports), `pages` (paging by an opaque cursor), `reach` (who a channel reaches and
+leaves out, by reason), `explain`, `segment_files` (saved
 segments from a file, for offline evaluation), `contact_index` (which index, whether it
 can be one, whether an account has anything in it).
 """
@@ -35,6 +36,7 @@ from segql.api.counts import (
 from segql.api.explain import explain
 from segql.api.export import Export, Recipient, export, export_ids, merged, snapshot_pages
 from segql.api.pages import CursorError, Page, cursor_now, page
+from segql.api.reach import REASONS, LeftOut
 from segql.api.resolve import (
     CHANNELS,
     DEFAULT_PAGE,
@@ -62,6 +64,7 @@ __all__ = [
     "INDEX_ENV",
     "KEEP_ALIVE",
     "MAX_WINDOW",
+    "REASONS",
     "SLICE_ABOVE",
     "AccountCheck",
     "ContactNotFoundError",
@@ -70,6 +73,7 @@ __all__ = [
     "CursorError",
     "Export",
     "IndexTargetError",
+    "LeftOut",
     "Members",
     "NoContactIndexError",
     "Page",

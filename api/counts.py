@@ -10,11 +10,11 @@ from typing import Any
 from elasticsearch import ApiError, Elasticsearch
 
 from segql.api.contact_index import index_name
+from segql.api.reach import LeftOut, channel_aggs
 from segql.api.resolve import (
     CHANNELS,
     MAX_WINDOW,
     Segment,
-    address_path,
     checked,
 )
 from segql.compiler.context import Context
@@ -28,28 +28,32 @@ class CountResult:
     count: int
     took_ms: int
     body: dict[str, Any]
-    #: With `channels`: per channel, how many of them have an address for it.
+    #: With `channels`: per channel, how many of them it reaches (an address, and no
+    #: consent state that keeps them out: `reach`), and how many it leaves out, by reason.
     reachable: dict[str, int] | None = None
+    left_out: dict[str, LeftOut] | None = None
 
 
 def count(es: Elasticsearch, segment: Segment, ctx: Context, index: str | None = None, *,
           channels: bool = False) -> CountResult:
     """How many of the account's contacts are in the segment, as Elasticsearch counts;
-    with `channels`, also how many are reachable per channel — in the same request."""
+    with `channels`, also how many each channel reaches and leaves out, by reason (never
+    one whose consent for it is unsubscribed, bounced or complained: `reach`) — in the
+    same request, so on one state of the index."""
     _, body = checked(segment, ctx)
-    aggs = {"reachable": {"filters": {"filters": {
-        channel: {"exists": {"field": address_path(channel)}} for channel in CHANNELS
-    }}}} if channels else None
     response = searches.search(
         es, index=index or index_name(), routing=ctx.account, size=0, track_total_hits=True,
-        query=body["query"], aggs=aggs,
+        query=body["query"], aggs=channel_aggs() if channels else None,
     )
-    reachable = None
+    reachable = left_out = None
     if channels:
-        buckets = response["aggregations"]["reachable"]["buckets"]
-        reachable = {channel: int(buckets[channel]["doc_count"]) for channel in CHANNELS}
+        aggs = response["aggregations"]
+        reachable = {channel: int(aggs[channel]["buckets"]["reachable"]["doc_count"])
+                     for channel in CHANNELS}
+        left_out = {channel: LeftOut.of_buckets(aggs[channel]["buckets"])
+                    for channel in CHANNELS}
     return CountResult(int(response["hits"]["total"]["value"]), int(response["took"]), body,
-                       reachable)
+                       reachable, left_out)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from elasticsearch import Elasticsearch
 
 from segql.api.contact_index import index_name
+from segql.api.reach import LeftOut, channel_aggs, left_out_reason, status_path
 from segql.api.resolve import (
     CHANNELS,
     DEFAULT_PAGE,
@@ -65,13 +66,14 @@ class Recipient:
 def _snapshot_search(es: Elasticsearch, pit: str, query: dict[str, Any], fields: list[str],
                      *, page: int, after: list[Any] | None = None,
                      slice_: tuple[int, int] | None = None, count: bool = False,
-                     sort: list[dict[str, Any]] = SHARD_ORDER) -> dict[str, Any]:
+                     sort: list[dict[str, Any]] = SHARD_ORDER,
+                     aggs: dict[str, Any] | None = None) -> dict[str, Any]:
     """One page of a snapshot, after `after` in `sort` order; doc values only."""
     return searches.search(
         es, pit={"id": pit, "keep_alive": KEEP_ALIVE}, size=page, query=query,
         sort=sort, search_after=after, source=False,
         docvalue_fields=[{"field": name} for name in fields], track_total_hits=count,
-        slice={"id": slice_[0], "max": slice_[1]} if slice_ else None,
+        slice={"id": slice_[0], "max": slice_[1]} if slice_ else None, aggs=aggs,
     )
 
 
@@ -182,8 +184,12 @@ class Export(Iterator[Recipient]):
     """The recipients of a segment over a point-in-time snapshot (see `export`).
 
     The counters are final once the iteration ends: `contacts` in the segment, `exported`
-    rows, `without_address` contacts left out for lacking the channel's address, `renewed`
-    how many times the snapshot was lost and a new one taken (0: one snapshot throughout).
+    rows, `left_out` contacts by reason (`reach`: consent unsubscribed, bounced or
+    complained, else no address for the channel; `without_address` is its `no_address`),
+    `renewed` how many times the snapshot was lost and a new one taken (0: one snapshot
+    throughout). With a channel, `expected_left_out` is what the first snapshot holds,
+    known once `open`ed (Elasticsearch's count of the same reasons); an export that kept
+    its one snapshot checks it left out exactly as many.
     """
 
     es: Elasticsearch
@@ -197,7 +203,8 @@ class Export(Iterator[Recipient]):
     recover_within: float = RECOVER_WITHIN
     contacts: int = 0
     exported: int = 0
-    without_address: int = 0
+    left_out: LeftOut = field(default_factory=LeftOut)
+    expected_left_out: LeftOut | None = None
     renewed: int = 0
     _pit: str | None = field(default=None, repr=False)
     _first: dict[str, Any] | None = field(default=None, repr=False)
@@ -213,9 +220,30 @@ class Export(Iterator[Recipient]):
             self._pit = searches.open_point_in_time(
                 self.es, index=self.index, routing=self.account, keep_alive=KEEP_ALIVE)
         if self._first is None:  # the first page tells the segment's size
-            self._first = _snapshot_search(self.es, self._pit, self.query, self._fields,
-                                           page=self.page, count=True, sort=ID_ORDER)
+            self._first = _snapshot_search(
+                self.es, self._pit, self.query, self._fields, page=self.page, count=True,
+                sort=ID_ORDER,
+                aggs=channel_aggs((self.channel,)) if self.channel else None)
+            if self.channel:
+                self.expected_left_out = LeftOut.of_buckets(
+                    self._first["aggregations"][self.channel]["buckets"])
         return int(self._first["hits"]["total"]["value"])
+
+    def summary(self) -> dict[str, Any]:
+        """What an export reports at its end (`segql export` on stderr, the HTTP export's
+        completion line): rows, contacts, and with a channel who it left out, by reason."""
+        summary: dict[str, Any] = {"exported": self.exported, "contacts": self.contacts,
+                                   "without_address": self.without_address,
+                                   "renewed": self.renewed}
+        if self.channel is not None:
+            summary["left_out"] = self.left_out.to_json()
+        return summary
+
+    @property
+    def without_address(self) -> int:
+        """Contacts left out for having no address for the channel (and no consent state
+        that left them out first)."""
+        return self.left_out.no_address
 
     def __next__(self) -> Recipient:
         if self._rows is None:
@@ -242,7 +270,9 @@ class Export(Iterator[Recipient]):
 
     @property
     def _fields(self) -> list[str]:
-        return ["contact_id", *([address_path(self.channel)] if self.channel else [])]
+        if self.channel is None:
+            return ["contact_id"]
+        return ["contact_id", address_path(self.channel), status_path(self.channel)]
 
     def _release(self) -> None:
         self._closed = True
@@ -263,9 +293,12 @@ class Export(Iterator[Recipient]):
                     for hit in self._hits(slices):
                         yield from self._recipients(hit["fields"])
                         self._last = hit["sort"][0]
-                    return
+                    break
                 except Exception as error:  # renewed, or raised as it was
                     self._renew(error)
+            if self.renewed == 0 and self.expected_left_out not in (None, self.left_out):
+                raise AssertionError("the export left out other contacts than its "
+                                     "snapshot counted")
         finally:
             self._release()
 
@@ -325,8 +358,11 @@ class Export(Iterator[Recipient]):
             yield Recipient(contact_id)
             return
         addresses = fields.get(address_path(self.channel), [])
-        if not addresses:
-            self.without_address += 1
+        status = fields.get(status_path(self.channel))
+        reason = left_out_reason(status[0] if status else None, bool(addresses))
+        if reason is not None:
+            self.left_out.add(reason)
+            return
         for address in addresses:
             self.exported += 1
             yield Recipient(contact_id, address)
@@ -352,7 +388,8 @@ def export(es: Elasticsearch, segment: Segment, ctx: Context, *, channel: str | 
     so that concurrent writes can neither duplicate nor skip a contact; a snapshot that
     loses a shard is renewed (see `Export`, docs/send-time.md). Without `channel`, one Recipient per
     contact; with one (`email`, `sms`, `push`), one per address of that channel (every push
-    token), and contacts without one are left out and counted (`without_address`). Large
+    token); contacts whose consent for it is unsubscribed, bounced or complained, and those
+    without an address, are left out and counted by reason (`left_out`). Large
     segments (over SLICE_ABOVE) are read in `slices` parallel slices (default
     DEFAULT_SLICES). Only doc values are read; memory stays flat in the segment's size."""
     if channel is not None and channel not in CHANNELS:

@@ -27,6 +27,7 @@ from typing import Any
 from elasticsearch import Elasticsearch, NotFoundError
 
 from segql.api.contact_index import index_name
+from segql.api.reach import LeftOut, channel_aggs, left_out_reason, status_path
 from segql.api.resolve import CHANNELS, Segment, address_path, checked
 from segql.compiler.context import Context
 from segql.errors import InputError
@@ -51,6 +52,9 @@ class Page:
     cursor: str | None
     #: The segment's size in the snapshot (contacts, not rows).
     contacts: int
+    #: With a channel: the snapshot's contacts it leaves out, by reason (`reach`; the same
+    #: on every page of one cursor's run, counted with the first page).
+    left_out: LeftOut | None = None
 
 
 def _fingerprint(query: dict[str, Any]) -> str:
@@ -99,7 +103,8 @@ def page(es: Elasticsearch, segment: Segment, ctx: Context, *, key: bytes,
     _, body = checked(segment, ctx)
     query = body["query"]
     target = index or index_name()
-    fields = ["contact_id", *([address_path(channel)] if channel else [])]
+    fields = ["contact_id", *([address_path(channel), status_path(channel)] if channel
+                              else [])]
     if cursor is None:
         pit = searches.open_point_in_time(es, index=target, routing=ctx.account,
                                           keep_alive=PAGE_KEEP_ALIVE)
@@ -118,21 +123,37 @@ def page(es: Elasticsearch, segment: Segment, ctx: Context, *, key: bytes,
         response = searches.search(
             es, pit={"id": state["pit"], "keep_alive": PAGE_KEEP_ALIVE}, size=size, query=query,
             sort=[{"_shard_doc": "asc"}], search_after=state["after"], source=False,
-            docvalue_fields=[{"field": name} for name in fields], track_total_hits=True)
+            docvalue_fields=[{"field": name} for name in fields], track_total_hits=True,
+            aggs=channel_aggs((channel,)) if channel and cursor is None else None)
     except NotFoundError:
         raise CursorError("the snapshot behind this cursor expired (pages must come within "
                           f"{PAGE_KEEP_ALIVE} of each other): start again without a cursor"
                           ) from None
     hits = response["hits"]["hits"]
-    rows = [(hit["fields"]["contact_id"][0], address)
-            for hit in hits
-            for address in (hit["fields"].get(address_path(channel), [])
-                            if channel else [None])]
+    rows = [row for hit in hits for row in _rows(hit["fields"], channel)]
     contacts = int(response["hits"]["total"]["value"])
+    left_out = None
+    if channel and cursor is None:
+        state["left_out"] = LeftOut.of_buckets(
+            response["aggregations"][channel]["buckets"]).to_json()
+    if channel and "left_out" in state:  # (a cursor of an older segql has none)
+        left_out = LeftOut.from_json(state["left_out"])
     if len(hits) < size:
         # the snapshot is left to expire, not closed: a sender that lost this last page
         # may ask for it again
-        return Page(rows, None, contacts)
+        return Page(rows, None, contacts, left_out)
     state = {**state, "pit": response.get("pit_id", state["pit"]), "after": hits[-1]["sort"]}
-    return Page(rows, encode_cursor(state, key), contacts)
+    return Page(rows, encode_cursor(state, key), contacts, left_out)
 
+
+def _rows(fields: dict[str, list[str]], channel: str | None) -> list[tuple[str, str | None]]:
+    """One contact's rows: itself without a channel; with one, a row per address unless
+    the channel leaves it out (`reach`)."""
+    contact_id = fields["contact_id"][0]
+    if channel is None:
+        return [(contact_id, None)]
+    addresses = fields.get(address_path(channel), [])
+    status = fields.get(status_path(channel))
+    if left_out_reason(status[0] if status else None, bool(addresses)) is not None:
+        return []
+    return [(contact_id, address) for address in addresses]

@@ -96,14 +96,17 @@ def _segment_text(text: str | None, saved: str | None, ctx: Context) -> str:
 @segment_options(require_account=True)
 @INDEX_OPTION
 @click.option("--channels", is_flag=True,
-              help="Also count who is reachable by e-mail, SMS and push.")
+              help="Also count who is reachable by e-mail, SMS and push, and who each "
+              "channel leaves out, by reason (no address, unsubscribed, bounced, "
+              "complained).")
 @click.option("--verbose", "-v", is_flag=True,
               help="Also print the compiled query and Elasticsearch's `took`.")
 @guarded
 def count(expr: str | None, saved: str | None, account: str, now: datetime | None,
           timezone: ZoneInfo, index: str | None, channels: bool, verbose: bool) -> None:
     """Count the account's contacts in a segment, as Elasticsearch resolves it; with
-    --channels, also how many of them have an e-mail, a phone, a push token (one
+    --channels, also how many of them each channel reaches (an address, and no consent
+    unsubscribed, bounced or complained) and how many it leaves out, by reason (one
     request)."""
     text = _given_text(expr, saved, account, now, timezone)
     es = connect()
@@ -116,7 +119,9 @@ def count(expr: str | None, saved: str | None, account: str, now: datetime | Non
     if result.reachable is None:
         click.echo(result.count)
     else:
-        click.echo(json.dumps({"total": result.count, **result.reachable}))
+        left_out = result.left_out or {}
+        click.echo(json.dumps({"total": result.count, **result.reachable, "left_out": {
+            channel: reasons.to_json() for channel, reasons in left_out.items()}}))
     if result.count == 0:
         warn_if_unknown(es, account, index)
 
@@ -128,7 +133,8 @@ def count(expr: str | None, saved: str | None, account: str, now: datetime | Non
 @INDEX_OPTION
 @click.option("--channel", type=click.Choice(list(api.CHANNELS)),
               help="Deliver this channel's addresses (one row per address, every push "
-              "token); contacts without one are left out and counted.")
+              "token); contacts without one, or whose consent for it is unsubscribed, "
+              "bounced or complained, are left out and counted by reason.")
 @click.option("--format", "fmt", type=click.Choice(["ids", "jsonl", "csv"]), default="ids",
               show_default=True, help="One id a line, JSON objects, or CSV with a header "
               "(JSON and CSV carry the address with --channel).")
@@ -147,8 +153,8 @@ def export(expr: str | None, saved: str | None, account: str, now: datetime | No
     id order: nobody twice, nobody skipped, whatever is written meanwhile. If the snapshot
     loses a shard, a new one is taken once the cluster has recovered and the export
     resumes after the last contact written. A JSON summary (exported rows, contacts,
-    without_address, renewed snapshots) goes to stderr at the end; exit 0 only for a
-    complete list (docs/send-time.md)."""
+    without_address, renewed snapshots; with --channel, left_out by reason) goes to stderr
+    at the end; exit 0 only for a complete list (docs/send-time.md)."""
     given = _given_text(expr, saved, account, now, timezone)
     es = connect()
     index = api.contact_index(es, index)
@@ -163,9 +169,7 @@ def export(expr: str | None, saved: str | None, account: str, now: datetime | No
         if progress is not None:
             progress.update(rows.contacts - progress.pos)
             progress.render_finish()
-    click.echo(json.dumps({"exported": rows.exported, "contacts": rows.contacts,
-                           "without_address": rows.without_address,
-                           "renewed": rows.renewed}), err=True)
+    click.echo(json.dumps(rows.summary()), err=True)
     if rows.contacts == 0:
         warn_if_unknown(es, account, index)
 

@@ -51,6 +51,7 @@ from segql.compiler.operators import (
     names_for,
     resolve,
 )
+from segql.contract.contact import CONSENT_STATES, STATUS_FIELDS
 from segql.grammar import ast
 from segql.grammar.keywords import SYMBOLS, WORDS
 from segql.values import DATE_ONLY, INSTANT
@@ -100,9 +101,12 @@ def describe(catalog: Catalog) -> dict[str, Any]:
 
 def _typed(standard: dict[str, FieldType], custom: dict[str, FieldType]
            ) -> list[dict[str, Any]]:
-    """Standard names first (their types are fixed), then the account's own, sorted."""
+    """Standard names first (their types are fixed), then the account's own, sorted. A
+    consent status field lists its `values` (LANGUAGE.md §8), for a builder's choice."""
     return [
-        *({"name": name, "type": type_, "standard": True} for name, type_ in standard.items()),
+        *({"name": name, "type": type_, "standard": True,
+           **({"values": list(CONSENT_STATES)} if name in STATUS_FIELDS else {})}
+          for name, type_ in standard.items()),
         *({"name": name, "type": type_, "standard": False}
           for name, type_ in sorted(custom.items()) if name not in standard),
     ]

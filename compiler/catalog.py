@@ -22,33 +22,16 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
+from segql.compiler.standard import FIELD_TYPES as FIELD_TYPES
+from segql.compiler.standard import STANDARD_FIELDS as STANDARD_FIELDS
+from segql.compiler.standard import STANDARD_VISIT_PROPERTIES as STANDARD_VISIT_PROPERTIES
+from segql.compiler.standard import SYSTEM_EVENTS as SYSTEM_EVENTS
+from segql.compiler.standard import FieldType as FieldType
 from segql.errors import InputError
 from segql.values import parse_instant
 
 if TYPE_CHECKING:
     from segql.contract.contact import Activity, Contact
-
-FieldType = Literal["text", "number", "date", "boolean"]
-FIELD_TYPES: tuple[FieldType, ...] = ("text", "number", "date", "boolean")
-
-STANDARD_FIELDS: dict[str, FieldType] = {
-    "email": "text",
-    "phone": "text",
-    "push_tokens": "text",
-    "first_name": "text",
-    "last_name": "text",
-    "city": "text",
-    "tags": "text",
-    "created_at": "date",
-}
-SYSTEM_EVENTS = ("MailOpen", "MailClick", "SmsClick", "PushClick")
-STANDARD_VISIT_PROPERTIES: dict[str, FieldType] = {
-    "url": "text",
-    "path": "text",
-    "title": "text",
-    "referrer": "text",
-    "product_id": "text",
-}
 
 
 def _closest(name: str, candidates: list[str]) -> str | None:

@@ -27,7 +27,7 @@ def holds(node: tree.ContactExpr, contact: Contact) -> bool:
         case tree.Not():
             return not holds(node.expr, contact)
         case tree.FieldCondition():
-            return field_holds(node, contact.fields.get(node.field))
+            return field_holds(node, contact.value(node.field))
         case tree.ActivityCondition():
             return count_holds(node.facts, activity_count(node, contact))
         case tree.SegmentRef():

@@ -23,6 +23,32 @@ MAX_VISITS = 1_000
 #: Contact addresses: top-level keys of a contact record, standard text fields in segments;
 #: the document keeps their raw values searchable by the export (`document.py`).
 ADDRESS_FIELDS = ("email", "phone", "push_tokens")
+#: Consent (LANGUAGE.md §8): a channel's state, set by a contact record's `consent`.
+CONSENT_CHANNELS = ("email", "sms", "push")
+CONSENT_STATES = ("subscribed", "unsubscribed", "bounced", "complained")
+#: The states that keep a contact out of a channel's export and reach, in report order.
+BLOCKING_STATES = ("unsubscribed", "bounced", "complained")
+#: Standard fields no record sets: computed from the contact (`Contact.value`).
+BUCKET_FIELD = "bucket"
+BUCKETS = 10_000
+
+
+def status_field(channel: str) -> str:
+    """The standard text field that reads a channel's consent: `email_status`, ..."""
+    return f"{channel}_status"
+
+
+#: The status field of each channel, and back.
+STATUS_FIELDS = {status_field(channel): channel for channel in CONSENT_CHANNELS}
+COMPUTED_FIELDS = (BUCKET_FIELD, *STATUS_FIELDS)
+
+
+def bucket(contact_id: str) -> int:
+    """The contact's `bucket` (LANGUAGE.md §3): the first 8 bytes of SHA-256 of the id's
+    UTF-8 bytes, as a big-endian unsigned integer, modulo 10,000. The one computation of
+    it: the indexer writes it, the reference evaluator reads it."""
+    digest = hashlib.sha256(contact_id.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % BUCKETS
 
 
 @dataclass
@@ -134,10 +160,22 @@ class Contact:
     #: What retention dropped: the events and visits beyond the newest kept ones.
     dropped_events: Dropped = field(default_factory=Dropped)
     dropped_visits: Dropped = field(default_factory=Dropped)
+    #: Consent by channel (CONSENT_CHANNELS → one of CONSENT_STATES); unset channels absent.
+    consent: dict[str, str] = field(default_factory=dict)
 
     @property
     def key(self) -> tuple[str, str]:
         return (self.account, self.id)
+
+    def value(self, name: str) -> Any:
+        """The value of a contact field as segments read it: `bucket` and the channels'
+        status fields are computed (COMPUTED_FIELDS), every other field is as applied."""
+        if name == BUCKET_FIELD:
+            return bucket(self.id)
+        channel = STATUS_FIELDS.get(name)
+        if channel is not None:
+            return self.consent.get(channel)
+        return self.fields.get(name)
 
     @property
     def events_dropped(self) -> int:

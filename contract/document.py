@@ -6,9 +6,9 @@
   "account": "acme",                  keyword   every query filters on it
   "contact_id": "c1",                 keyword   (doc values: the export reads ids from here)
   "raw": {"fields": {...},            object, not indexed: the contact's fields as applied
-          "dropped": {"events": {...}}},  (addresses included) and what retention dropped
-                                      (`records.Dropped`): `document_contact` rebuilds the
-                                      contact from the document
+          "consent": {"email": "bounced"},  (addresses included), its consent by channel
+          "dropped": {"events": {...}}},  and what retention dropped (`records.Dropped`):
+                                      `document_contact` rebuilds the contact from it
   "events_dropped": 2500,             integer: events beyond the kept newest (retention,
   "visits_dropped": 12,               docs/semantics.md); absent when none were dropped
   "fields": {                         one object per contact field, addresses included
@@ -22,7 +22,10 @@
       "n": [31.0],                    double                       number operators
       "d": ["2024-05-01T00:00:00.000Z"],  date: text values that are ISO dates/instants
       "b": [true]                     boolean
-    }
+    },
+    "@bucket": {"n": [4711.0]},       the computed standard fields (COMPUTED_FIELDS), under
+    "@email_status": {"f": [...],     `@<name>`, a key no field name has: `bucket` always,
+                      "r": [...]}     a channel's status (f and r) when its consent is set
   },
   "events": [ {                       nested: one per event (idempotent by id)
       "id": "e1", "name": "MailOpen", "ts": "2025-01-01T10:00:00.000Z",  (UTC, ms)
@@ -49,6 +52,9 @@ Shape 1 also wrote every suffix of every folded text (`s`, `ps`: `contains` as a
 query), the reversed folds of properties (`pr`) and `v` for every field: three quarters of
 its bytes. docs/document.md has the measurement behind the change. A shape-1 document holds
 everything shape 2 reads, encoded the same, so an index of either shape is read exactly.
+The computed slots (`@bucket`, `@<channel>_status`) came with issue 16 (consent and
+holdouts): a document written before lacks them, so an index of an older shape is rebuilt
+from its `raw` (`segql reindex`) before `bucket` or a status can be read from it.
 """
 
 from __future__ import annotations
@@ -57,7 +63,16 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from segql.contract.contact import ADDRESS_FIELDS, Activity, Contact, Dropped
+from segql.contract.contact import (
+    ADDRESS_FIELDS,
+    BUCKET_FIELD,
+    COMPUTED_FIELDS,
+    Activity,
+    Contact,
+    Dropped,
+    bucket,
+    status_field,
+)
 from segql.values import (
     fold,
     iso_millis,
@@ -78,7 +93,10 @@ SHAPE_META = "segql_document_shape"
 
 
 def field_key(name: str) -> str:
-    """The document key of a contact field: safe for Elasticsearch paths (no dots)."""
+    """The document key of a contact field: safe for Elasticsearch paths (no dots); a
+    computed standard field's is `@<name>`, which no other name's key can be."""
+    if name in COMPUTED_FIELDS:
+        return "@" + name
     return name if _PLAIN_NAME.match(name) else "~" + name.encode("utf-8").hex()
 
 
@@ -157,8 +175,10 @@ def document_id(account: str, contact_id: str) -> str:
 
 def contact_document(contact: Contact) -> dict[str, Any]:
     """The Elasticsearch document of a contact (its `_source`)."""
-    fields = {}
+    fields: dict[str, dict[str, list[Any]]] = {}
     for name, value in contact.fields.items():
+        if name in COMPUTED_FIELDS:  # records can't set one; the computed value is written
+            continue
         slots = value_slots(value)
         if "f" in slots:
             slots["r"] = [reverse(folded) for folded in slots["f"]]
@@ -166,7 +186,12 @@ def contact_document(contact: Contact) -> dict[str, Any]:
                 slots["v"] = [item for item in present(value) if isinstance(item, str)]
         if slots:
             fields[field_key(name)] = slots
+    fields[field_key(BUCKET_FIELD)] = {"n": [float(bucket(contact.id))]}
+    for channel, state in contact.consent.items():
+        fields[field_key(status_field(channel))] = {"f": [state], "r": [reverse(state)]}
     raw: dict[str, Any] = {"fields": contact.fields}
+    if contact.consent:
+        raw["consent"] = contact.consent
     document: dict[str, Any] = {
         "account": contact.account,
         "contact_id": contact.id,
@@ -201,4 +226,5 @@ def document_contact(source: dict[str, Any]) -> Contact:
         visits={v["id"]: _activity(v) for v in source.get("visits", [])},
         dropped_events=Dropped.from_json(dropped.get("events", {})),
         dropped_visits=Dropped.from_json(dropped.get("visits", {})),
+        consent=dict(raw.get("consent", {})),
     )

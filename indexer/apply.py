@@ -58,7 +58,7 @@ def copy_contact(contact: Contact) -> Contact:
     """A copy the fold can change (`ContactStore.apply` replaces field values and
     activities, never changes one in place) while the original stays as stored."""
     return replace(contact, fields=dict(contact.fields), events=dict(contact.events),
-                   visits=dict(contact.visits),
+                   visits=dict(contact.visits), consent=dict(contact.consent),
                    dropped_events=_copy_dropped(contact.dropped_events),
                    dropped_visits=_copy_dropped(contact.dropped_visits))
 

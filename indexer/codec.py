@@ -221,7 +221,7 @@ def document_bytes(contact: Contact, events: Fragments, visits: Fragments) -> by
     """`json.dumps(contract.document.contact_document(contact))` (compact, UTF-8), made of
     the encoded activities `events` and `visits` (`fragments_of` the contact's)."""
     shell = _Shell(contact.account, contact.id, contact.fields, {}, {},
-                   contact.dropped_events, contact.dropped_visits,
+                   contact.dropped_events, contact.dropped_visits, contact.consent,
                    kept_events=len(contact.events), kept_visits=len(contact.visits))
     document = contact_document(shell)
     if (document.get("events") != [] or document.get("visits") != []

@@ -29,7 +29,17 @@ from datetime import date
 from functools import lru_cache
 from typing import Any
 
-from segql.contract.contact import ADDRESS_FIELDS, MAX_EVENTS, MAX_VISITS, Activity, Contact
+from segql.contract.contact import (
+    ADDRESS_FIELDS,
+    BUCKET_FIELD,
+    CONSENT_CHANNELS,
+    CONSENT_STATES,
+    MAX_EVENTS,
+    MAX_VISITS,
+    STATUS_FIELDS,
+    Activity,
+    Contact,
+)
 from segql.errors import InputError
 from segql.indexer.codec import SLOW, fast_loads
 from segql.values import MAX_TEXT_BYTES, finite, fold, iso_millis, parse_instant
@@ -195,6 +205,11 @@ def _contact_changes(record: dict[str, Any]) -> dict[str, Any]:
     for name, value in fields.items():
         if name in ADDRESS_FIELDS:
             raise RecordError(f"`{name}` is an address: put it at the top level of the record")
+        if name == BUCKET_FIELD:
+            raise RecordError("`bucket` is computed from the contact id; a record can't set it")
+        if name in STATUS_FIELDS:
+            raise RecordError(f"`{name}` is the {STATUS_FIELDS[name]} consent: set it with "
+                              f'`"consent": {{"{STATUS_FIELDS[name]}": ...}}`')
         _check_name(name)
         _check_value(name, value)
         changes[name] = value
@@ -209,6 +224,27 @@ def _contact_changes(record: dict[str, Any]) -> dict[str, Any]:
                 raise RecordError(f"`{name}` must be text")
             changes[name] = value
     return changes
+
+
+_STATES = ", ".join(CONSENT_STATES)
+
+
+def _consent_changes(record: dict[str, Any]) -> dict[str, str | None]:
+    """A contact record's `consent`: channel → state, or None to clear it."""
+    if "consent" not in record or record["consent"] is None:
+        return {}
+    consent = record["consent"]
+    if not isinstance(consent, dict):
+        raise RecordError('`consent` must be an object: {"email": S, "sms": S, "push": S}')
+    for channel, state in consent.items():
+        if channel not in CONSENT_CHANNELS:
+            raise RecordError(f"`consent` has unknown channel {channel[:80]!r}: "
+                              f"one of {', '.join(CONSENT_CHANNELS)}")
+        if state is not None and state not in CONSENT_STATES:
+            shown = json.dumps(state, ensure_ascii=False)[:80]
+            raise RecordError(f"`consent.{channel}` is {shown}: one of {_STATES} "
+                              "(exactly), or null to clear it")
+    return dict(consent)
 
 
 @lru_cache(maxsize=1 << 10)
@@ -263,15 +299,21 @@ class ContactStore:
         if kind == "contact":
             contact_id = _text(record, "id")
             changes = _contact_changes(record)
+            consent = _consent_changes(record)
             self.changed = (account, contact_id) not in self.contacts
             contact = self._contact(account, contact_id)
-            before = dict(contact.fields)
+            before = (dict(contact.fields), dict(contact.consent))
             for name, value in changes.items():
                 if value is None:
                     contact.fields.pop(name, None)
                 else:
                     contact.fields[name] = value
-            self.changed = self.changed or contact.fields != before
+            for channel, state in consent.items():
+                if state is None:
+                    contact.consent.pop(channel, None)
+                else:
+                    contact.consent[channel] = state
+            self.changed = self.changed or (contact.fields, contact.consent) != before
             return contact.key
         if kind == "delete":
             contact_id = _text(record, "id")

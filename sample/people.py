@@ -1,11 +1,16 @@
 """Contacts of the sample: ``_People``, the builder's part that invents a person (Polish
 or German name, e-mail, phone, push tokens, city, age, tags, plan, lifetime value), its
 first contact record with the feed's rough edges, and later partial updates (moves,
-``null`` removals, empty lists, new e-mails and phones).
+``null`` removals, empty lists, new e-mails and phones), and consent per channel (set on
+the first record, changed now and then by an update: unsubscribes, bounces, complaints).
+
+Consent is drawn from a generator of its own per contact (``_consent_rng``), never from the
+builder's: the rest of the stream is what it was before consent existed.
 """
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -29,6 +34,30 @@ from .vocabulary import (
     TAGS,
     TRANSLIT,
 )
+
+#: Consent on a contact's first record, per channel it has an address for: state, weight
+#: ("" leaves the channel unset).
+_FIRST_CONSENT: dict[str, list[tuple[str, float]]] = {
+    "email": [("subscribed", 70), ("", 19), ("unsubscribed", 6), ("bounced", 3.5),
+              ("complained", 1.5)],
+    "sms": [("subscribed", 55), ("", 40), ("unsubscribed", 4), ("bounced", 1)],
+    "push": [("subscribed", 50), ("", 45), ("unsubscribed", 5)],
+}
+#: A later update that changes consent: how often, and to what.
+_CHANGE_SHARE = 0.08
+_CHANGES: list[tuple[str, str | None, float]] = [
+    ("email", "unsubscribed", 45), ("email", "subscribed", 15), ("email", "bounced", 10),
+    ("email", "complained", 5), ("sms", "unsubscribed", 10), ("sms", None, 5),
+    ("push", "unsubscribed", 10),
+]
+
+
+def _consent_rng(account: str, cid: str, salt: int) -> random.Random:
+    return random.Random(f"segql-sample-consent:{account}:{cid}:{salt}")
+
+
+def _pick_from(rng: random.Random, pairs: list[tuple[str, float]]) -> str:
+    return rng.choices([p[0] for p in pairs], [p[1] for p in pairs])[0]
 
 
 class _People(_BuilderState):
@@ -103,6 +132,12 @@ class _People(_BuilderState):
             record["phone"] = phone
         if tokens:
             record["push_tokens"] = tokens
+        consent_rng = _consent_rng(self.account, cid, 0)
+        consent = {channel: state for channel, has in (("email", email), ("sms", phone),
+                                                       ("push", tokens)) if has
+                   for state in [_pick_from(consent_rng, _FIRST_CONSENT[channel])] if state}
+        if consent:
+            record["consent"] = consent
         record["fields"] = fields
 
         person.email, person.phone, person.push = email, phone, bool(tokens)
@@ -223,4 +258,10 @@ class _People(_BuilderState):
             rec["push_tokens"] = None if r < 0.2 else [] if r < 0.3 else self._tokens()
         if fields:
             rec["fields"] = fields
+        person.updates += 1
+        consent_rng = _consent_rng(self.account, person.cid, person.updates)
+        if consent_rng.random() < _CHANGE_SHARE:
+            weights = [weight for _, _, weight in _CHANGES]
+            channel, state, _ = consent_rng.choices(_CHANGES, weights)[0]
+            rec["consent"] = {channel: state}
         return rec

@@ -13,7 +13,7 @@ Record = dict[str, Any]
 
 KEY_ORDER: tuple[str, ...] = (
     "type", "account", "contact", "id", "name", "ts", "url",
-    "email", "phone", "push_tokens", "fields", "props",
+    "email", "phone", "push_tokens", "consent", "fields", "props",
 )  # fmt: skip
 FIELD_ORDER: tuple[str, ...] = (
     "first_name", "last_name", "city", "age", "vip", "signup_date",

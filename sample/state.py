@@ -24,6 +24,8 @@ class _Person:
     phone: str | None
     push: bool
     ascii_name: bool = False
+    #: Updates made so far (seeds the consent changes: `people._consent_rng`).
+    updates: int = 0
     event_kinds: list[str] = field(default_factory=list)
     event_weights: list[float] = field(default_factory=list)
 

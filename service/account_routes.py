@@ -28,6 +28,7 @@ from segql.service.models import (
     Evaluation,
     ExplainRequest,
     ExportRequest,
+    LeftOut,
     PageRequest,
     PageResult,
 )
@@ -67,7 +68,10 @@ def count_segment(account: str, body: CountRequest, request: Request) -> CountRe
     settings = settings_of(request)
     ctx, segment = evaluation(settings, account, body)
     result = api.count(settings.es, segment, ctx, settings.index, channels=body.channels)
-    return CountResult(count=result.count, reach=result.reachable, took_ms=result.took_ms)
+    left_out = None if result.left_out is None else {
+        channel: LeftOut(**reasons.to_json()) for channel, reasons in result.left_out.items()}
+    return CountResult(count=result.count, reach=result.reachable, left_out=left_out,
+                       took_ms=result.took_ms)
 
 
 @router.post("/explain", summary="Why one contact is or is not in a segment")
@@ -92,7 +96,9 @@ def page_segment(account: str, body: PageRequest, request: Request) -> PageResul
                       channel=body.channel, size=body.size, index=settings.index)
     rows = [{"contact_id": cid, **({"address": address} if body.channel else {})}
             for cid, address in result.rows]
-    return PageResult(contacts=result.contacts, rows=rows, cursor=result.cursor)
+    left_out = None if result.left_out is None else LeftOut(**result.left_out.to_json())
+    return PageResult(contacts=result.contacts, rows=rows, cursor=result.cursor,
+                      left_out=left_out)
 
 
 @router.post("/export", summary="Stream every recipient (NDJSON or CSV)",
@@ -108,8 +114,11 @@ def export_segment(account: str, body: ExportRequest, request: Request) -> Strea
     export = api.export(settings.es, segment, ctx, channel=body.channel, index=settings.index)
     contacts = export.open()
     media = "application/x-ndjson" if body.format == "ndjson" else "text/csv"
-    return StreamingResponse(_rows(export, body), media_type=media,
-                             headers={"X-Segql-Contacts": str(contacts)})
+    headers = {"X-Segql-Contacts": str(contacts)}
+    if export.expected_left_out is not None:  # with a channel: who it leaves out, by reason
+        headers |= {f"X-Segql-Left-Out-{reason.replace('_', '-').title()}": str(count)
+                    for reason, count in export.expected_left_out.to_json().items()}
+    return StreamingResponse(_rows(export, body), media_type=media, headers=headers)
 
 
 def _rows(export: api.Export, body: ExportRequest) -> Iterator[bytes]:
@@ -149,10 +158,7 @@ def _chunks(export: api.Export, body: ExportRequest) -> Iterator[bytes]:
             if rows % CHUNK_ROWS == 0:
                 yield _drain(buffer)
         if body.format == "ndjson":
-            buffer.write(orjson.dumps({
-                "complete": True, "contacts": export.contacts, "exported": export.exported,
-                "without_address": export.without_address,
-                "renewed": export.renewed}).decode() + "\n")
+            buffer.write(orjson.dumps({"complete": True, **export.summary()}).decode() + "\n")
         yield _drain(buffer)
 
 

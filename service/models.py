@@ -86,9 +86,23 @@ class AstResult(BaseModel):
     ast: dict[str, Any]
 
 
+class LeftOut(BaseModel):
+    """Contacts of the segment a channel leaves out, by reason (each counted once, under
+    the first that applies): its consent for the channel is `unsubscribed`, `bounced` or
+    `complained`, else it has no address for the channel (`no_address`)."""
+
+    no_address: int
+    unsubscribed: int
+    bounced: int
+    complained: int
+
+
 class CountResult(BaseModel):
     count: int
+    #: Per channel: the contacts it reaches (an address, and no consent that keeps them out).
     reach: dict[str, int] | None = None
+    #: Per channel: the contacts it leaves out, by reason (with `reach`).
+    left_out: dict[str, LeftOut] | None = None
     took_ms: int
 
 
@@ -96,6 +110,8 @@ class PageResult(BaseModel):
     contacts: int
     rows: list[dict[str, str | None]]
     cursor: str | None
+    #: With a channel: the snapshot's contacts it leaves out, by reason (every page).
+    left_out: LeftOut | None = None
 
 
 class SegmentProblem(BaseModel):

@@ -146,8 +146,14 @@ def test_every_spelling_parses_and_checks(type_: str) -> None:
 
 def test_fields_standard_first_then_custom_sorted() -> None:
     fields = DESCRIBED["fields"]
+    states = ["subscribed", "unsubscribed", "bounced", "complained"]  # LANGUAGE.md §8
     assert fields[: len(STANDARD_FIELDS)] == [
-        {"name": n, "type": t, "standard": True} for n, t in STANDARD_FIELDS.items()]
+        {"name": n, "type": t, "standard": True,
+         **({"values": states} if n in ("email_status", "sms_status", "push_status") else {})}
+        for n, t in STANDARD_FIELDS.items()]
+    typed = {f["name"]: f["type"] for f in fields}
+    assert (typed["bucket"], typed["email_status"], typed["sms_status"],
+            typed["push_status"]) == ("number", "text", "text", "text")
     assert fields[len(STANDARD_FIELDS):] == [
         {"name": "age", "type": "number", "standard": False},
         {"name": "birthday", "type": "date", "standard": False},

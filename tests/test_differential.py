@@ -31,7 +31,7 @@ from segql import api
 from segql.compiler.catalog import Catalog
 from segql.compiler.context import Context
 from segql.compiler.evaluator import matching_ids
-from segql.contract.contact import Contact
+from segql.contract.contact import COMPUTED_FIELDS, Contact
 from segql.errors import SegmentError
 from segql.grammar import ast
 from segql.indexer.loader import load
@@ -176,7 +176,7 @@ _EXPECTED_COVERAGE = {
     "group all", "group any", "group and", "group or", "not", "in_segment",
     "date-only literal", "instant literal with Z", "instant literal with an offset",
     "instant literal in the evaluation zone", "relative date", "relative date, two offsets",
-    "property condition",
+    "property condition", *(f"computed {name}" for name in COMPUTED_FIELDS),
 }
 
 
@@ -206,6 +206,8 @@ def _coverage(node: ast.Node, catalog: Catalog, scope: tuple[str, str | None] | 
         type_ = (catalog.field_type(node.field) if scope is None
                  else catalog.property_type(scope[0], scope[1], node.field))
         seen.add(f"{type_} {node.op}")
+        if scope is None and node.field in COMPUTED_FIELDS:
+            seen.add(f"computed {node.field}")
         if scope is not None:
             seen.add("property condition")
         if type_ == "date":
@@ -309,6 +311,105 @@ def test_the_loaded_data_is_what_the_fold_says(es: Elasticsearch, loaded: Loaded
         ctx = Context(account=account, catalog=CATALOG)
         exported = sorted(api.export_ids(es, everyone, ctx, loaded.index, page=50))
         assert exported == sorted(ids[ACCOUNTS.index(account)])
+
+
+# --- per channel: who an export, a count and pages reach, and who they leave out -------
+
+#: What the evaluator's side expects of a channel (LANGUAGE.md §8), written here apart
+#: from api/reach.py: the channel's address field, and the states that keep a contact out.
+_ADDRESS = {"email": "email", "sms": "phone", "push": "push_tokens"}
+_KEPT_OUT = ("unsubscribed", "bounced", "complained")
+#: Expressions per account for the channel check (each: 3 channels x export, count, pages).
+CHANNEL_EXPRESSIONS = 40
+
+
+def _expected_reach(contacts: list[Contact], channel: str
+                    ) -> tuple[list[tuple[str, str | None]], dict[str, int]]:
+    """The rows (contact, address) and the left-out counts by reason the evaluator's
+    contacts call for: a kept-out state first, else no address."""
+    rows: list[tuple[str, str | None]] = []
+    left_out = {"no_address": 0, **dict.fromkeys(_KEPT_OUT, 0)}
+    for contact in contacts:
+        value = contact.fields.get(_ADDRESS[channel])
+        addresses = {a for a in (value if isinstance(value, list) else [value])
+                     if isinstance(a, str) and a != ""}
+        state = contact.consent.get(channel)
+        if state in _KEPT_OUT:
+            left_out[state] += 1
+        elif not addresses:
+            left_out["no_address"] += 1
+        else:
+            rows.extend((contact.id, address) for address in addresses)
+    return sorted(rows), left_out
+
+
+@pytest.mark.es
+def test_channels_leave_out_who_the_evaluator_says(
+    es: Elasticsearch, loaded: Loaded, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """For random expressions (and everyone), per channel: the export's rows and left-out
+    counts, `count`'s reach and left-out counts, and the pages' rows and counts equal what
+    the evaluator's contacts and their consent call for."""
+    rng = random.Random(SEED + 7)
+    segment_nodes = hard_data.saved_segments(random.Random(SEED + 1))
+    segments = {name: node.render() for name, node in segment_nodes.items()}
+    checked = 0
+    problems: list[str] = []
+    kept_out: Counter[str] = Counter()
+    for account in ACCOUNTS:
+        ctx = _context(account, ZONES[1], NOWS[1], segments)
+        gen = ExprGen(rng, segments=segment_nodes, now_ms=hard_data.instant_ms(NOWS[1]),
+                      observed=hard_data.observe(loaded.contacts[account]))
+        texts = ["bucket has_value", "email_status has_value or sms_status has_value"]
+        while len(texts) < CHANNEL_EXPRESSIONS:
+            text = gen.expr().render()
+            try:
+                api.prepare(text, ctx)
+            except SegmentError:
+                continue
+            texts.append(text)
+        for text in texts:
+            checked += 1
+            by_id = {c.id: c for c in loaded.contacts[account]}
+            members = [by_id[i] for i in matching_ids(api.prepare(text, ctx),
+                                                      loaded.contacts[account])]
+            counted = api.count(es, text, ctx, loaded.index, channels=True)
+            for channel in _ADDRESS:
+                rows, left_out = _expected_reach(members, channel)
+                kept_out.update({k: v for k, v in left_out.items() if k != "no_address"})
+                with api.export(es, text, ctx, channel=channel, index=loaded.index,
+                                page=7) as export:
+                    exported = sorted((r.contact_id, r.address) for r in export)
+                paged: list[tuple[str, str | None]] = []
+                cursor = None
+                while True:
+                    page = api.page(es, text, ctx, key=b"differential", cursor=cursor,
+                                    channel=channel, size=11, index=loaded.index)
+                    paged.extend(page.rows)
+                    assert page.left_out is not None
+                    if page.left_out.to_json() != left_out:
+                        problems.append(f"{text} [{channel}] pages left out "
+                                        f"{page.left_out.to_json()} != {left_out}")
+                    cursor = page.cursor
+                    if cursor is None:
+                        break
+                reach = len({cid for cid, _ in rows})
+                assert counted.reachable is not None and counted.left_out is not None
+                found = {
+                    "export rows": (exported, rows),
+                    "export left out": (export.left_out.to_json(), left_out),
+                    "page rows": (sorted(paged), rows),
+                    "count reach": (counted.reachable[channel], reach),
+                    "count left out": (counted.left_out[channel].to_json(), left_out),
+                    "count total": (counted.count, len(members)),
+                }
+                problems.extend(f"{text} [{channel}] {what}: {got} != {expected}"
+                                for what, (got, expected) in found.items() if got != expected)
+    with capsys.disabled():
+        print(f"\nchannels: {checked} expressions x 3 channels (export, count, pages), "
+              f"{len(problems)} mismatches; left out by consent: {dict(kept_out)}")
+    assert not problems, "\n".join(problems[:20])
+    assert all(kept_out[state] > 0 for state in _KEPT_OUT), kept_out
 
 
 # --- no value changes the structure of a query -------------------------------------------

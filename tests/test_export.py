@@ -212,8 +212,11 @@ def test_export_and_count_cli(es_url: str, channels: str) -> None:
     lines = out.splitlines()
     assert lines[0] == "contact_id,address" and sorted(lines[1:]) == [
         "both,t1", "push3,p1", "push3,p2", "push3,p3"]
-    assert summary == {"exported": 4, "contacts": 4, "without_address": 2,
-                       "renewed": 0}
+    # with a channel, the summary also says who it left out, by reason (none here is
+    # unsubscribed, bounced or complained: tests/test_consent.py has those)
+    assert summary == {"exported": 4, "contacts": 4, "without_address": 2, "renewed": 0,
+                       "left_out": {
+        "no_address": 2, "unsubscribed": 0, "bounced": 0, "complained": 0}}
     out, _ = run("export", IN_W, "--channel", "push", "--format", "ids", "--slices", "2")
     assert sorted(out.split()) == ["both", "push3"]  # a contact once, however many tokens
     out, summary = run("export", IN_W, "--channel", "email", "--format", "jsonl")
@@ -226,4 +229,9 @@ def test_export_and_count_cli(es_url: str, channels: str) -> None:
                        "renewed": 0}
     result = runner.invoke(cli, ["count", IN_W, "--channels", "-a", "acme", "--index",
                                  channels], env=env)
-    assert json.loads(result.stdout) == {"total": 4, "email": 2, "sms": 1, "push": 2}
+    nobody_else = {"unsubscribed": 0, "bounced": 0, "complained": 0}
+    assert json.loads(result.stdout) == {"total": 4, "email": 2, "sms": 1, "push": 2,
+                                         "left_out": {
+                                             "email": {"no_address": 2, **nobody_else},
+                                             "sms": {"no_address": 3, **nobody_else},
+                                             "push": {"no_address": 2, **nobody_else}}}

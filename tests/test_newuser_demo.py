@@ -161,7 +161,11 @@ def _warning(demo: Demo, es_url: str, account: str, hint: str) -> str:
     (["count", EXAMPLE, "-a", "Demo"], "0\n", "", "Demo",
      "did you mean `demo`? Known accounts include: demo"),
     (["count", EXAMPLE, "-a", "Demo", "--channels"],
-     '{"total": 0, "email": 0, "sms": 0, "push": 0}\n', "", "Demo",
+     '{"total": 0, "email": 0, "sms": 0, "push": 0, "left_out": {'
+     '"email": {"no_address": 0, "unsubscribed": 0, "bounced": 0, "complained": 0}, '
+     '"sms": {"no_address": 0, "unsubscribed": 0, "bounced": 0, "complained": 0}, '
+     '"push": {"no_address": 0, "unsubscribed": 0, "bounced": 0, "complained": 0}}}\n',
+     "", "Demo",
      "did you mean `demo`? Known accounts include: demo"),
     (["export", EXAMPLE, "-a", "nobody"], "",
      '{"exported": 0, "contacts": 0, "without_address": 0, "renewed": 0}\n', "nobody",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -136,6 +137,9 @@ def test_document_slots() -> None:
                    "d": ["2024-05-01T00:00:00.000Z"]},
         "tags": {"f": ["b2b"], "r": ["b2b"]},
         "~6d79206669656c64": {"f": ["x"], "r": ["x"]},
+        # computed for every contact: sha256("c1")[:8] big-endian % 10000
+        "@bucket": {"n": [float(int.from_bytes(
+            hashlib.sha256(b"c1").digest()[:8], "big") % 10000)]},
     }
     (e1,) = doc["events"]
     assert e1 == {"id": "e1", "ts": "2025-01-01T10:00:00.000Z", "name": "MailOpen",

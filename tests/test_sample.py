@@ -199,7 +199,11 @@ def test_every_record_has_the_section_8_shape(records: list[Record]) -> None:
         assert r["account"] == "demo"
         if kind == "contact":
             assert {"type", "account", "id"} <= set(r)
-            assert set(r) <= {"type", "account", "id", "email", "phone", "push_tokens", "fields"}
+            assert set(r) <= {"type", "account", "id", "email", "phone", "push_tokens",
+                              "consent", "fields"}
+            for channel, state in r.get("consent", {}).items():
+                assert channel in ("email", "sms", "push")
+                assert state in ("subscribed", "unsubscribed", "bounced", "complained", None)
             assert re.fullmatch(r"c\d{6}", r["id"])
             for key in ("email", "phone"):
                 assert r.get(key) is None or isinstance(r[key], str)
@@ -227,6 +231,34 @@ def test_every_record_has_the_section_8_shape(records: list[Record]) -> None:
         else:
             assert kind == "delete" and set(r) == {"type", "account", "id"}
         assert list(r) == sorted(r, key=sample.KEY_ORDER.index), "fixed key order"
+
+
+def test_consent_is_plausible_and_every_state_occurs(records: list[Record]) -> None:
+    """Consent (LANGUAGE.md §8) on first records for channels the contact has an address
+    for, and changes in later updates: every state of every channel shows in the demo."""
+    first: dict[str, Record] = {}
+    states: dict[str, Counter[str | None]] = {c: Counter() for c in ("email", "sms", "push")}
+    changes = 0
+    for r in records:
+        if r["type"] != "contact":
+            continue
+        if r["id"] not in first:
+            first[r["id"]] = r
+            for channel, key in (("email", "email"), ("sms", "phone"), ("push", "push_tokens")):
+                if channel in r.get("consent", {}):
+                    assert r.get(key), "first consent only where there is an address"
+        else:
+            changes += "consent" in r
+        for channel, state in r.get("consent", {}).items():
+            states[channel][state] += 1
+    assert changes >= 20  # about 8 % of the updates
+    assert {"subscribed", "unsubscribed", "bounced", "complained"} <= set(states["email"])
+    assert {"subscribed", "unsubscribed", "bounced"} <= set(states["sms"])
+    assert {"subscribed", "unsubscribed"} <= set(states["push"])
+    with_email = sum(1 for r in first.values() if r.get("email"))
+    subscribed = sum(1 for r in first.values() if r.get("consent", {}).get("email") ==
+                     "subscribed")
+    assert 0.6 < subscribed / with_email < 0.8
 
 
 def test_event_props_by_name(records: list[Record]) -> None:

@@ -3,7 +3,8 @@
 * `records(seed)`: JSON Lines over two accounts that share contact ids, full of values that
   break naive implementations (case, diacritics, ß, NFD, syntax characters, long values,
   range-end numbers, dates around midnight and the DST changes in several zones), with
-  updates that remove fields, duplicate, early and out-of-order events, and deletes.
+  updates that remove fields, duplicate, early and out-of-order events, and deletes;
+  consent per channel set, changed and cleared over time (and malformed consent, rejected).
 * `CATALOG`: the declared type of every custom field and property `records` writes.
 * `ExprGen`: random segment expressions over every construct of LANGUAGE.md, built as
   small trees (`Node`) that render to text and that `shrink.py` can cut down.
@@ -33,7 +34,14 @@ from segql.compiler.catalog import (
     FieldType,
 )
 from segql.compiler.dates import shift
-from segql.contract.contact import Contact
+from segql.contract.contact import (
+    COMPUTED_FIELDS,
+    CONSENT_CHANNELS,
+    CONSENT_STATES,
+    Contact,
+    bucket,
+    status_field,
+)
 from segql.indexer.records import VISIT_ATTRIBUTES
 from segql.values import SUFFIX_CHARS, epoch_millis, parse_instant
 
@@ -167,6 +175,15 @@ TEXT_POOLS: dict[str, tuple[str, ...]] = {
     "utm.source": ("google", "GOOGLE", "newsletter*", "Łódź"),
 }
 TEXT_POOLS["link"] = TEXT_POOLS["url"]
+for _channel in CONSENT_CHANNELS:  # the states, and near misses
+    TEXT_POOLS[status_field(_channel)] = (*CONSENT_STATES, "Unsubscribed", "BOUNCED",
+                                          "subscribe", "bounce", "scribed", "un")
+#: Consent states in records, and values that make a record malformed (rejected).
+_STATES_OR_CLEAR = (*CONSENT_STATES, *CONSENT_STATES, None)
+_BAD_CONSENT: tuple[Any, ...] = (
+    {"email": "Unsubscribed"}, {"sms": "opted_out"}, {"push": ""}, {"fax": "subscribed"},
+    {"email": True}, ["email"], "unsubscribed", {"email": ["bounced"]},
+)
 
 NUMBERS = (
     0, -0.0, 0.0, 1, -1, 24.999, 25, 40, 40.0001, 31, 99.99, 100, 3.5, -3.5, 0.1, 1e-10,
@@ -182,6 +199,8 @@ NUMBER_POOLS: dict[str, tuple[float, ...]] = {
     "total": (0, 49.99, 50, 100, 250.5, 1e9),
     "kwota": (0, 1, -1, 0.5, 1e15, 2**53 + 1),
     "price": (0, 9.99, 19.99, 20, 1e-10, -0.0),
+    # `bucket` (0-9999, computed from the id): its edges and holdout boundaries
+    "bucket": (0, 1, 999, 999.5, 1000, 1999, 2000, 4999, 5000, 9998, 9999, 10000, -1),
 }
 DATE_ONLY = (
     "2025-03-30", "2025-03-29", "2025-03-31", "2025-10-26", "2025-10-25", "2025-10-27",
@@ -368,7 +387,8 @@ class _Records:
         rng = self.rng
         fields: dict[str, Any] = {}
         for name, type_ in {**STANDARD_FIELDS, **CUSTOM_FIELDS}.items():
-            if name not in ("email", "phone", "push_tokens") and rng.random() < share:
+            if (name not in ("email", "phone", "push_tokens", *COMPUTED_FIELDS)
+                    and rng.random() < share):
                 fields[name] = self.value(type_, name)
         record: dict[str, Any] = {"type": "contact", "account": account, "id": cid}
         if fields or rng.random() < 0.5:
@@ -382,6 +402,11 @@ class _Records:
                 ([], None, [rng.choice(TEXT_POOLS["push_tokens"]) for _ in range(3)],
                  [rng.choice(TEXT_POOLS["push_tokens"])])
             )
+        if rng.random() < share * 0.8:
+            channels = rng.sample(CONSENT_CHANNELS, rng.randint(1, 3))
+            record["consent"] = {channel: rng.choice(_STATES_OR_CLEAR) for channel in channels}
+        elif rng.random() < 0.03:
+            record["consent"] = None  # says nothing: every channel kept
         return record
 
     def removal(self, account: str, cid: str) -> dict[str, Any]:
@@ -392,6 +417,8 @@ class _Records:
                                   "fields": {n: rng.choice((None, None, "", [])) for n in names}}
         if rng.random() < 0.3:
             record["email"] = None
+        if rng.random() < 0.4:  # consent cleared for a channel
+            record["consent"] = {rng.choice(CONSENT_CHANNELS): None}
         return record
 
     def event(self, account: str, cid: str, eid: str, name: str | None = None) -> dict[str, Any]:
@@ -448,6 +475,10 @@ class _Records:
             stream.insert(rng.randint(0, len(stream)), self.contact(account, cid, 0.2))
         if rng.random() < 0.25:
             stream.insert(rng.randint(0, len(stream)), self.removal(account, cid))
+        if rng.random() < 0.04:  # malformed consent: rejected, nothing of it applied
+            bad = {**self.contact(account, cid, 0.3), "consent": rng.choice(_BAD_CONSENT)}
+            stream.insert(rng.randint(0, len(stream)), bad)
+            self.conflicts += 1
         for activity in activities:
             spot = stream.index(activity) + 1
             if rng.random() < 0.15:  # the same record delivered again, keys in other order
@@ -903,6 +934,9 @@ def observe(contacts: Iterable[Contact]) -> dict[str, list[Any]]:
     for contact in contacts:
         for name, value in contact.fields.items():
             add(f"field:{name}", value)
+        add("field:bucket", bucket(contact.id))
+        for channel, state in contact.consent.items():
+            add(f"field:{status_field(channel)}", state)
         for event in contact.events.values():
             add(f"ts:event:{event.name}", event.ts)
             for prop, value in event.props.items():
