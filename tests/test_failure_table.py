@@ -23,6 +23,7 @@ from click.testing import CliRunner
 from elasticsearch import Elasticsearch
 from fake_cluster import ANSWERS, LEAKS, SUFFIXES, UNREACHABLE, A, answering, silent
 from fastapi.testclient import TestClient
+from housekeeping import admin
 
 from segql.cli.main import cli
 from segql.service.app import create_app
@@ -107,7 +108,7 @@ def _real(es: Elasticsearch, foreign: tuple[str, ...]) -> Iterator[str]:
     try:
         yield index
     finally:
-        es.options(ignore_status=404).indices.delete(index=",".join(names),
+        admin(es).options(ignore_status=404).indices.delete(index=",".join(names),
                                                      ignore_unavailable=True)
 
 

@@ -19,6 +19,7 @@ import pytest
 from click.testing import CliRunner
 from elasticsearch import Elasticsearch
 from fake_cluster import LEAKS, SUFFIXES, UNREACHABLE, A, answering, tls_port
+from housekeeping import admin
 
 from segql.cli.main import cli
 from segql.stores.mapping import index_body
@@ -47,7 +48,7 @@ def indices(es: Elasticsearch) -> Iterator[str]:
     """A fresh index name; every index of that name is deleted afterwards."""
     index = f"segql-test-{uuid.uuid4().hex[:12]}"
     yield index
-    es.options(ignore_status=404).indices.delete(
+    admin(es).options(ignore_status=404).indices.delete(
         index=",".join(index + suffix for suffix in SUFFIXES), ignore_unavailable=True)
 
 
