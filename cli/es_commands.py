@@ -8,12 +8,14 @@ printed as one human message on stderr with exit code 1, never a traceback.
 from __future__ import annotations
 
 import json
+import os
 import re
-from typing import Any, NoReturn
+from collections.abc import Callable
+from typing import Any, NoReturn, TypeVar
 
 import click
 from elastic_transport import TransportError
-from elasticsearch import ApiError
+from elasticsearch import ApiError, Elasticsearch
 
 from segql.localnode import (
     PINNED_VERSION,
@@ -29,8 +31,12 @@ from segql.stores.connection import (
     create_api_key,
     describe,
     external_url,
+    invalidate_api_keys,
+    list_api_keys,
     redact,
 )
+
+T = TypeVar("T")
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -313,36 +319,97 @@ def logs_cmd(name: str, lines: int, number: int | None) -> None:
 
 role_option = click.option(
     "--role", type=click.Choice(sorted(ROLE_PRIVILEGES)), required=True,
-    help="read: search/count/export on segql-*; write: also load and declare catalogs.",
+    help="read: count, export, explain, list on segql-*; write: also index records, declare "
+    "catalogs, save segments, manage tokens.",
 )
 
 
-@es.command("api-key", epilog=_EXIT_CODES)
-@role_option
-@click.option("--key-name", help="Name of the key (default segql-<role>).")
-@click.option("--expiration", help="Lifetime, e.g. 30d (default: never expires).")
-def api_key_cmd(role: str, key_name: str | None, expiration: str | None) -> None:
-    """Create an API key limited to a segql role and print its encoded form on stdout
-    (for ELASTICSEARCH_API_KEY).
-
-    Talks to ELASTICSEARCH_URL (its credentials must allow managing API keys) or to the
-    secure managed node (as its superuser).  The pinned Maven distribution cannot store
-    API keys (its `.security` index needs analysis-common): use `segql es user` there.
-    """
+def _key_admin(name: str) -> Elasticsearch:
+    """A client allowed to manage API keys: ELASTICSEARCH_URL with the environment's
+    credentials, else the managed node `name` as its superuser."""
+    if external_url():
+        return connect()
     try:
-        key = create_api_key(connect(), role, key_name, expiration)
+        url = LocalNode(name).url
+    except LocalNodeError as exc:
+        _fail(str(exc))
+    if url is None:
+        _fail(f"node {name!r} is not running; start it with `segql es up --secure --name "
+              f"{name}`")
+    if not url.startswith("https:"):
+        _fail(f"node {name!r} runs without security (no API keys); restart it with "
+              f"`segql es down --name {name}` and `segql es up --secure --name {name}`")
+    os.environ["SEGQL_NODE"] = name
+    return connect(superuser=True)
+
+
+def _key_call(name: str, what: str, call: Callable[[Elasticsearch], T]) -> T:
+    """`call(client)` on the key administrator's client; any failure is exit 1 with one
+    plain line (never the key, never a traceback)."""
+    try:
+        return call(_key_admin(name))
     except ApiError as exc:
-        if "pattern_capture" in str(exc):
-            _fail("this cluster cannot store API keys: its .security index needs the "
-                  "analysis-common module, which the Maven distribution lacks; use "
-                  "`segql es user --role ...` on the managed node")
-        _fail(f"cannot create an API key: {cluster_failure(exc)}")
+        if "pattern_capture" in str(exc) or "uax_url_email" in str(exc):
+            _fail("this cluster cannot store API keys: its .security index needs analysis "
+                  "components it lacks (a managed node gets them from segql's plugin when "
+                  "started with --secure, docs/security.md)")
+        _fail(f"cannot {what}: {cluster_failure(exc)}")
     except TransportError as exc:
         _fail(str(cluster_failure(exc) or "cannot reach Elasticsearch"))
     except (NoClusterError, ValueError) as exc:
         _fail(str(exc))
-    click.echo(f"created API key {key['id']} ({key['name']}, role {role})", err=True)
+
+
+@es.group("api-key", epilog=_EXIT_CODES)
+def api_key_group() -> None:
+    """API keys with segql's least-privilege roles (docs/security.md): create, list,
+    invalidate.  On ELASTICSEARCH_URL (its credentials must allow managing API keys) or on
+    the secure managed node (as its superuser)."""
+
+
+@api_key_group.command("create", epilog=_EXIT_CODES)
+@role_option
+@name_option
+@click.option("--key-name", help="Name of the key (default segql-<role>).")
+@click.option("--index", "index", help="Limit the key to this contact index and its store "
+              "indices (INDEX, INDEX-*) instead of every segql-* index.")
+@click.option("--expiration", help="Lifetime, e.g. 30d (default: never expires).")
+def api_key_create_cmd(role: str, name: str, key_name: str | None, index: str | None,
+                       expiration: str | None) -> None:
+    """Create an API key limited to a segql role and print its encoded form on stdout,
+    once (give it to segql as ELASTICSEARCH_API_KEY)."""
+    key = _key_call(name, "create an API key",
+                    lambda c: create_api_key(c, role, key_name, expiration, index))
+    scope = f"{index}, {index}-*" if index else "segql-*"
+    click.echo(f"created API key {key['id']} ({key['name']}, role {role} on {scope}); "
+               "it is not shown again", err=True)
     click.echo(key["encoded"])
+
+
+@api_key_group.command("list", epilog=_EXIT_CODES)
+@name_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def api_key_list_cmd(name: str, as_json: bool) -> None:
+    """List the API keys segql created (never a secret)."""
+    keys = _key_call(name, "list API keys", list_api_keys)
+    if as_json:
+        click.echo(json.dumps(keys, indent=2))
+        return
+    for key in keys:
+        state = "invalidated" if key["invalidated"] else "valid"
+        click.echo(f"{key['id']}  {key['name']}  role={key['role']}  {state}")
+
+
+@api_key_group.command("invalidate", epilog=_EXIT_CODES)
+@name_option
+@click.argument("ids", nargs=-1, required=True)
+def api_key_invalidate_cmd(name: str, ids: tuple[str, ...]) -> None:
+    """Invalidate API keys by id (takes effect at once); exit 1 if one was not valid."""
+    done = _key_call(name, "invalidate API keys", lambda c: invalidate_api_keys(c, list(ids)))
+    for key_id in ids:
+        click.echo(f"{key_id} {'invalidated' if key_id in done else 'was not valid'}")
+    if set(ids) - set(done):
+        raise click.exceptions.Exit(EXIT_FAILURE)
 
 
 @es.command("user", epilog=_EXIT_CODES)

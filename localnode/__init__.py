@@ -11,7 +11,8 @@ as root (Elasticsearch refuses to run as root).
 Layout under the home (``$SEGQL_HOME``, else ``/var/lib/segql`` as root, else
 ``$XDG_CACHE_HOME/segql`` or ``~/.cache/segql``)::
 
-    dist/elasticsearch-9.2.0/        unpacked distribution (shared by all nodes)
+    dist/elasticsearch-9.2.0/        unpacked distribution (shared by all nodes; with
+                                     plugins/segql-security-analysis once a secure node ran)
     java/<runtime>/                  copy of a Java the service user cannot read
     nodes/<name>/config/             per-node ES_PATH_CONF (generated)
     nodes/<name>/data/               path.data
@@ -32,6 +33,7 @@ The package is split by concern; this module only re-exports its public names:
     java          finding a Java >= 21 (JavaRuntime, find_java)
     layout        the home and a node's paths (NodeLayout, the base of LocalNode)
     security      TLS, the bootstrap superuser, ROLE_PRIVILEGES
+    plugin        the analysis plugin API keys need (built and installed for --secure)
     config        a node's generated ES_PATH_CONF and directories
     process       state.json, pids, start, health wait and stop
     node          LocalNode itself: up, down, status, logs, remove, add_user

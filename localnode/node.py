@@ -145,8 +145,8 @@ class LocalNode(NodeProcess):
         """Add a file-realm user of a running secure node with the role `segql_<role>`
         ("read" or "write"), and return (username, generated password) once it can log in.
 
-        Why not only API keys: the Maven distribution lacks the analysis-common module the
-        `.security` index needs, so API keys (stored there) cannot be created on it."""
+        Users beside API keys (`segql es api-key`): a file-realm user needs no `.security`
+        index and survives its loss; both carry the same role descriptors."""
         if role not in ROLE_PRIVILEGES:
             raise LocalNodeError(f"unknown role {role!r}; use one of {sorted(ROLE_PRIVILEGES)}")
         username = username or f"segql_{role}_{secrets.token_hex(3)}"

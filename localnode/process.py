@@ -23,6 +23,7 @@ from segql.localnode.config import NodeConfig
 from segql.localnode.distribution import PINNED_VERSION, ensure_distribution
 from segql.localnode.errors import LocalNodeError
 from segql.localnode.java import find_java
+from segql.localnode.plugin import ensure_plugin
 from segql.localnode.security import ADMIN_USER, NodeSecurity
 from segql.localnode.system import (
     _CHILDREN,
@@ -119,6 +120,8 @@ class NodeProcess(NodeSecurity, NodeConfig):
         no member is healthy before the others have joined)."""
         dist = ensure_distribution(self.home, self._progress)
         java = find_java(self.java_home)
+        if self.secure:  # API keys need it (localnode/plugin.py)
+            ensure_plugin(self.home, dist, java, self._progress)
         user: tuple[int, int] | None = None
         if os.geteuid() == 0:
             user = ensure_service_user(self.service_user)

@@ -19,6 +19,7 @@ Environment:
 
 from __future__ import annotations
 
+import copy
 import os
 import urllib.parse
 from typing import Any
@@ -29,7 +30,8 @@ from segql.localnode import ROLE_PRIVILEGES, LocalCluster, LocalNode, LocalNodeE
 from segql.stores.failures import ClusterError, NoClusterError, translate
 
 __all__ = ["NoClusterError", "cluster_failure", "connect", "create_api_key", "describe",
-           "external_url", "node_name", "redact", "request_timeout", "resolve_url"]
+           "external_url", "invalidate_api_keys", "list_api_keys", "node_name", "redact",
+           "request_timeout", "resolve_url", "role_descriptor"]
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_RETRIES = 3
@@ -131,12 +133,13 @@ def _env_auth(kwargs: dict[str, Any]) -> bool:
     return bool(api_key or username)
 
 
-def connect(url: str | None = None) -> Elasticsearch:
+def connect(url: str | None = None, *, superuser: bool = False) -> Elasticsearch:
     """A client for `url`, `$ELASTICSEARCH_URL` or the managed node (in that order).
 
     Credentials and CA come from the environment for an explicit or external URL.
     A secure managed node is verified with its own CA and, unless the environment names
-    credentials, reached with its stored superuser (never printed).
+    credentials (and `superuser` is false), reached with its stored superuser (never
+    printed); `superuser` is for administering the managed node (`segql es api-key`).
     Never calls `info()`: `GET /` is 405 on the pinned distribution.
     """
     external = url is not None or external_url() is not None
@@ -163,12 +166,13 @@ def connect(url: str | None = None) -> Elasticsearch:
     if external:
         _env_auth(kwargs)
         ca_certs = os.environ.get("ELASTICSEARCH_CA_CERTS")
-        if ca_certs:
+        if ca_certs and target.startswith("https:"):  # no TLS to verify on http:
             kwargs["ca_certs"] = ca_certs
     elif target.startswith("https:"):
         node = LocalNode(node_name())
         kwargs["ca_certs"] = str(node.ca_cert_file)
-        if not _env_auth(kwargs):
+        if superuser or not _env_auth(kwargs):
+            kwargs.pop("api_key", None)
             try:
                 kwargs["basic_auth"] = node.credentials()
             except LocalNodeError as exc:
@@ -176,25 +180,63 @@ def connect(url: str | None = None) -> Elasticsearch:
     return Elasticsearch(hosts if len(hosts) > 1 else hosts[0], **kwargs)
 
 
-def create_api_key(
-    client: Elasticsearch, role: str, name: str | None = None, expiration: str | None = None
-) -> dict[str, Any]:
-    """An API key limited to `role` ("read" or "write", see ROLE_PRIVILEGES): its `id`,
-    `name` and `encoded` form (the secret: give it to ELASTICSEARCH_API_KEY, never log it).
-
-    The client must be allowed to manage API keys (e.g. the managed node's superuser)."""
+def role_descriptor(role: str, index: str | None = None) -> dict[str, Any]:
+    """ROLE_PRIVILEGES[role], over `index` and its store indices (`<index>`, `<index>-*`:
+    catalog, segments, checkpoints, tokens, reindex copies) instead of `segql-*` if given."""
     if role not in ROLE_PRIVILEGES:
         raise ValueError(f"unknown role {role!r}; use one of {sorted(ROLE_PRIVILEGES)}")
+    descriptor = copy.deepcopy(ROLE_PRIVILEGES[role])
+    if index is not None:
+        for entry in descriptor["indices"]:
+            entry["names"] = [index, f"{index}-*"]
+    return descriptor
+
+
+def create_api_key(
+    client: Elasticsearch, role: str, name: str | None = None, expiration: str | None = None,
+    index: str | None = None,
+) -> dict[str, Any]:
+    """An API key limited to `role` ("read" or "write", see ROLE_PRIVILEGES; over the
+    indices `segql-*`, or `index` and `index-*`): its `id`, `name` and `encoded` form (the
+    secret: give it to ELASTICSEARCH_API_KEY, never log it).
+
+    The client must be allowed to manage API keys (e.g. the managed node's superuser)."""
+    descriptor = role_descriptor(role, index)
     key_name = name or f"segql-{role}"
     extra: dict[str, Any] = {"expiration": expiration} if expiration else {}
     response = client.security.create_api_key(
         name=key_name,
-        role_descriptors={f"segql_{role}": ROLE_PRIVILEGES[role]},
-        metadata={"segql_role": role},
+        role_descriptors={f"segql_{role}": descriptor},
+        metadata={"segql_role": role, "segql_indices": descriptor["indices"][0]["names"]},
         **extra,
     )
     return {"id": response["id"], "name": response["name"], "role": role,
             "encoded": response["encoded"], "expiration": response.get("expiration")}
+
+
+def list_api_keys(client: Elasticsearch) -> list[dict[str, Any]]:
+    """The API keys segql created (metadata `segql_role`), valid or not, oldest first:
+    id, name, role, indices, creation, expiration, invalidated — never a secret."""
+    response = client.security.query_api_keys(
+        query={"exists": {"field": "metadata.segql_role"}}, size=1000,
+        sort=[{"creation": {"order": "asc"}}])
+    keys: list[dict[str, Any]] = []
+    for key in response.get("api_keys", []):
+        meta = key.get("metadata") or {}
+        keys.append({"id": key["id"], "name": key.get("name"), "role": meta.get("segql_role"),
+                     "indices": meta.get("segql_indices"), "creation": key.get("creation"),
+                     "expiration": key.get("expiration"),
+                     "invalidated": bool(key.get("invalidated"))})
+    if len(keys) < int(response.get("total", len(keys))):
+        raise ValueError(f"more than {len(keys)} segql API keys; invalidate unused ones")
+    return keys
+
+
+def invalidate_api_keys(client: Elasticsearch, ids: list[str]) -> list[str]:
+    """Invalidate the API keys `ids` (at once, on every node); returns the ids that were
+    valid and are invalidated now."""
+    response = client.security.invalidate_api_key(ids=ids)
+    return [str(i) for i in response.get("invalidated_api_keys", [])]
 
 
 def describe(client: Elasticsearch) -> dict[str, Any]:

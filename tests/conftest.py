@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from elasticsearch import Elasticsearch
+from housekeeping import admin
 
 from segql.localnode import LocalNode, LocalNodeError, free_port
 from segql.stores.connection import connect
@@ -21,6 +22,17 @@ from segql.userconfig import CONFIG_ENV
 
 #: The builder page's fixtures (`demo_site`, `chromium`, `page`): tests/support/browser.py.
 pytest_plugins = ["browser"]
+
+#: The fixtures that reach the node: a test using one is an integration test.
+NODE_FIXTURES = frozenset({"es", "es_url", "index_name"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that uses the node is marked `es`, whether its module says so or not, so
+    `pytest -m es` is the whole integration suite (CI's API-key run, scripts/test)."""
+    for item in items:
+        if NODE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.es)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -73,5 +85,5 @@ def index_name(es: Elasticsearch) -> Iterator[str]:
     """A unique, empty index name for one test; deleted afterwards."""
     name = f"segql-test-{uuid.uuid4().hex[:12]}"
     yield name
-    es.options(ignore_status=404).indices.delete(index=f"{name},{name}-catalog",
+    admin(es).options(ignore_status=404).indices.delete(index=f"{name},{name}-catalog",
                                                  ignore_unavailable=True)

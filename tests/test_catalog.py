@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from elasticsearch import Elasticsearch
+from housekeeping import admin
 
 from segql.cli.catalog_commands import catalog
 from segql.compiler.catalog import (
@@ -338,7 +339,7 @@ def catalogs(es: Elasticsearch, index_name: str) -> Iterator[CatalogStore]:
     """The store of the test's contact index; its catalog index is deleted afterwards."""
     store = CatalogStore(es, catalog_index_name(index_name))
     yield store
-    es.options(ignore_status=404).indices.delete(index=store.index)
+    admin(es).options(ignore_status=404).indices.delete(index=store.index)
 
 
 @es_only
@@ -514,7 +515,7 @@ def test_the_loader_takes_another_catalog_index(es: Elasticsearch, index_name: s
         assert CatalogStore(es, elsewhere).get("acme").field_type("age") == "number"
         assert not es.indices.exists(index=catalog_index_name(index_name))
     finally:
-        es.options(ignore_status=404).indices.delete(index=elsewhere)
+        admin(es).options(ignore_status=404).indices.delete(index=elsewhere)
 
 
 # -- the CLI ---------------------------------------------------------------------------

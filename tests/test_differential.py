@@ -25,6 +25,7 @@ import hard_data
 import pytest
 from elasticsearch import Elasticsearch
 from hard_data import ACCOUNTS, CATALOG, NOWS, ZONES, ExprGen, Node
+from housekeeping import admin
 from shrink import shrink
 
 from segql import api
@@ -77,7 +78,7 @@ def loaded(es: Elasticsearch) -> Iterator[Loaded]:
                      time.monotonic() - started)
     finally:
         for found in es.indices.get(index=f"{name}*", allow_no_indices=True):
-            es.options(ignore_status=404).indices.delete(index=found)
+            admin(es).options(ignore_status=404).indices.delete(index=found)
 
 
 def _context(account: str, zone: str, now: str, segments: dict[str, str]) -> Context:

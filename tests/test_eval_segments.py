@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 from elasticsearch import Elasticsearch
+from housekeeping import admin
 
 from segql.api.segment_files import parse_segments
 from segql.cli.main import cli
@@ -63,7 +64,7 @@ def indexed(es: Elasticsearch, index_name: str, es_url: str, data: str,
             assert result.exit_code == 0, result.output
         yield index_name, env
     finally:
-        es.options(ignore_status=404).indices.delete(
+        admin(es).options(ignore_status=404).indices.delete(
             index=f"{index_name}-segments,{index_name}-checkpoints", ignore_unavailable=True)
 
 

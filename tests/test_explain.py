@@ -18,6 +18,7 @@ import pytest
 from click.testing import CliRunner
 from elasticsearch import Elasticsearch
 from hard_data import ACCOUNTS, CATALOG, NOWS, ExprGen
+from housekeeping import admin
 
 from segql import ContactNotFoundError, Explanation, api
 from segql.cli.demo import DEMO_ACCOUNT, EXAMPLES, sample_path
@@ -45,7 +46,7 @@ HARD_SEED = 20250615
 
 def _drop(es: Elasticsearch, name: str) -> None:
     for found in es.indices.get(index=f"{name}*", allow_no_indices=True):
-        es.options(ignore_status=404).indices.delete(index=found)
+        admin(es).options(ignore_status=404).indices.delete(index=found)
 
 
 def _walk(tree: Explanation) -> Iterator[Explanation]:

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from elasticsearch import Elasticsearch, helpers
+from housekeeping import admin
 
 from segql import api
 from segql.cli.main import cli
@@ -97,7 +98,7 @@ def big(es: Elasticsearch) -> Iterator[tuple[str, list[Contact]]]:
     try:
         yield name, contacts
     finally:
-        es.options(ignore_status=404).indices.delete(index=name)
+        admin(es).options(ignore_status=404).indices.delete(index=name)
 
 
 def test_export_under_concurrent_writes_is_the_snapshot(

@@ -12,6 +12,7 @@ servers (tests/support/fake_cluster.py) give only what a real node can't on dema
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -23,6 +24,7 @@ from click.testing import CliRunner
 from elasticsearch import Elasticsearch
 from fake_cluster import ANSWERS, LEAKS, SUFFIXES, UNREACHABLE, A, answering, silent
 from fastapi.testclient import TestClient
+from housekeeping import admin
 
 from segql.cli.main import cli
 from segql.service.app import create_app
@@ -42,6 +44,7 @@ class Row:
     phrase: str
     env: dict[str, str] = field(default_factory=dict)
     bad_input: bool = False
+    credentials: dict[str, str] = field(default_factory=dict)
 
 
 def commands(index: str, tmp: Path, bad: bool) -> dict[str, list[str]]:
@@ -107,7 +110,7 @@ def _real(es: Elasticsearch, foreign: tuple[str, ...]) -> Iterator[str]:
     try:
         yield index
     finally:
-        es.options(ignore_status=404).indices.delete(index=",".join(names),
+        admin(es).options(ignore_status=404).indices.delete(index=",".join(names),
                                                      ignore_unavailable=True)
 
 
@@ -141,11 +144,15 @@ def row(request: pytest.FixtureRequest, es: Elasticsearch, es_url: str) -> Itera
     real = kind in ("unknown index", "rejected", "rejected search")
     with server() as url, (_real(es, foreign) if real
                            else nullcontext("segql-test-none")) as index:
-        if kind == "tls":
+        env = {"SEGQL_TIMEOUT": "0.1"} if kind == "timeout" else {}
+        if kind == "tls":  # https to a plain node's port, or a secure node without its CA
             url = es_url.replace("http://", "https://")
-        yield Row(url=url if url else es_url, index=index, phrase=phrase,
-                  env={"SEGQL_TIMEOUT": "0.1"} if kind == "timeout" else {},
-                  bad_input=kind == "bad input")
+            env["ELASTICSEARCH_CA_CERTS"] = ""
+        # The real node's rows keep its credentials (CI's API-key run); none elsewhere.
+        credentials = {var: os.environ.get(var, "") if real else "" for var in (
+            "ELASTICSEARCH_API_KEY", "ELASTICSEARCH_USERNAME", "ELASTICSEARCH_PASSWORD")}
+        yield Row(url=url if url else es_url, index=index, phrase=phrase, env=env,
+                  bad_input=kind == "bad input", credentials=credentials)
 
 
 def _clean(text: str) -> list[str]:
@@ -155,9 +162,7 @@ def _clean(text: str) -> list[str]:
 def test_every_command_fails_clearly(row: Row, request: pytest.FixtureRequest,
                                      tmp_path: Path) -> None:
     kind = request.node.callspec.params["row"]
-    env = {"ELASTICSEARCH_URL": row.url, "ELASTICSEARCH_API_KEY": "",
-           "ELASTICSEARCH_USERNAME": "", "ELASTICSEARCH_PASSWORD": "", "SEGQL_TIMEOUT": "5",
-           **row.env}
+    env = {"ELASTICSEARCH_URL": row.url, "SEGQL_TIMEOUT": "5", **row.credentials, **row.env}
     wrong = []
     for name, argv in commands(row.index, tmp_path, row.bad_input).items():
         result = CliRunner().invoke(cli, argv, env=env, catch_exceptions=False)
@@ -199,8 +204,7 @@ def test_the_service_answers_each_failure_with_a_problem(
     """The count endpoint, in process (the app `segql serve` runs), over the same rows."""
     kind = request.node.callspec.params["row"]
     for name, value in {"ELASTICSEARCH_URL": row.url, "SEGQL_TIMEOUT": "5",
-                        "ELASTICSEARCH_API_KEY": "", "ELASTICSEARCH_USERNAME": "",
-                        **row.env}.items():
+                        **row.credentials, **row.env}.items():
         monkeypatch.setenv(name, value)
     app = create_app(Settings(es=connect(), index=row.index, auth=False))
     with TestClient(app) as client:

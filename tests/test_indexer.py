@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from elasticsearch import Elasticsearch
+from housekeeping import admin
 
 from segql import sample
 from segql.cli.index_commands import EXIT_REJECTED
@@ -39,7 +40,7 @@ SEGQL = str(Path(sys.executable).with_name("segql"))
 def index(es: Elasticsearch, index_name: str) -> Iterator[str]:
     """A fresh contact index; its checkpoints go with it."""
     yield index_name
-    es.options(ignore_status=404).indices.delete(index=checkpoint_index_name(index_name))
+    admin(es).options(ignore_status=404).indices.delete(index=checkpoint_index_name(index_name))
 
 
 def assert_index_is_the_fold(es: Elasticsearch, index: str, lines: list[str],
@@ -140,7 +141,7 @@ def test_the_same_stream_twice_or_shuffled_gives_the_same_index(
         load(es, other, shuffled, batch_size=400)
         assert assert_index_is_the_fold(es, other, shuffled) == first
     finally:
-        es.options(ignore_status=404).indices.delete(index=f"{other},{other}-catalog")
+        admin(es).options(ignore_status=404).indices.delete(index=f"{other},{other}-catalog")
 
 
 # -- the initial load ---------------------------------------------------------------------
@@ -184,7 +185,7 @@ def test_the_initial_load_writes_what_batches_write(
                     RunOptions(partition_bytes=partition)).run([str(data)])
         assert again.written == 0, "the checkpoint says the input is applied"
     finally:
-        es.options(ignore_status=404).indices.delete(
+        admin(es).options(ignore_status=404).indices.delete(
             index=f"{other},{other}-catalog,{checkpoint_index_name(other)}")
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from elasticsearch import Elasticsearch
+from housekeeping import admin
 
 from segql import sample
 from segql.cli.index_commands import EXIT_REJECTED
@@ -47,7 +48,7 @@ def stream(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str], l
 @pytest.fixture
 def index(es: Elasticsearch, index_name: str) -> Iterator[str]:
     yield index_name
-    es.options(ignore_status=404).indices.delete(index=checkpoint_index_name(index_name))
+    admin(es).options(ignore_status=404).indices.delete(index=checkpoint_index_name(index_name))
 
 
 def _indexer(path: Path, index: str, rejects: Path, url: str,

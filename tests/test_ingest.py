@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from elasticsearch import Elasticsearch, helpers
+from housekeeping import admin
 
 from segql import sample
 from segql.errors import SegqlError
@@ -38,7 +39,7 @@ def other(es: Elasticsearch, index_name: str) -> Iterator[str]:
     """A second contact index, for what `segql index` writes of the same records."""
     name = f"{index_name}-other"
     yield name
-    es.options(ignore_status=404).indices.delete(
+    admin(es).options(ignore_status=404).indices.delete(
         index=f"{name},{name}-catalog,{checkpoint_index_name(name)}", ignore_unavailable=True)
 
 
@@ -256,7 +257,7 @@ def test_refresh_makes_the_records_searchable_on_return(
 ) -> None:
     """With periodic refreshes off, only `refresh=True` makes the writes visible."""
     ensure_index(es, index_name)
-    es.indices.put_settings(index=index_name, settings={"index": {"refresh_interval": "-1"}})
+    admin(es).indices.put_settings(index=index_name, settings={"index": {"refresh_interval": "-1"}})
     ingest(es, index_name, [contact(f"a{i}") for i in range(5)], account="acme")
     assert es.count(index=index_name)["count"] == 0
     result = ingest(es, index_name, [contact(f"b{i}") for i in range(7)]

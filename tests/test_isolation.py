@@ -30,6 +30,7 @@ from click.testing import CliRunner
 from elasticsearch import Elasticsearch
 from fake_cluster import silent
 from hard_data import CATALOG, NOWS, ZONES, ExprGen, quote
+from housekeeping import admin
 
 from segql import api
 from segql.cli.main import cli
@@ -58,7 +59,7 @@ class Twins:
 
 def _drop_indices(es: Elasticsearch, name: str) -> None:
     for found in es.indices.get(index=f"{name}*", allow_no_indices=True):
-        es.options(ignore_status=404).indices.delete(index=found)
+        admin(es).options(ignore_status=404).indices.delete(index=found)
 
 
 @pytest.fixture(scope="module")

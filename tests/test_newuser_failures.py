@@ -19,6 +19,7 @@ import pytest
 from click.testing import CliRunner
 from elasticsearch import Elasticsearch
 from fake_cluster import LEAKS, SUFFIXES, UNREACHABLE, A, answering, tls_port
+from housekeeping import admin
 
 from segql.cli.main import cli
 from segql.stores.mapping import index_body
@@ -29,8 +30,10 @@ pytestmark = pytest.mark.es
 
 def segql(*args: str, url: str = UNREACHABLE, **env: str) -> subprocess.CompletedProcess[str]:
     """`segql ARGS` as a user runs it, against `url`."""
-    environment = {**os.environ, "ELASTICSEARCH_URL": url, "SEGQL_TIMEOUT": "5",
-                   "ELASTICSEARCH_API_KEY": "", "ELASTICSEARCH_USERNAME": "", **env}
+    environment = {**os.environ, "ELASTICSEARCH_URL": url, "SEGQL_TIMEOUT": "5", **env}
+    if url != os.environ.get("ELASTICSEARCH_URL"):  # the test node keeps its credentials
+        environment.update({"ELASTICSEARCH_API_KEY": "", "ELASTICSEARCH_USERNAME": "",
+                            "ELASTICSEARCH_CA_CERTS": "", **env})
     return subprocess.run([SEGQL, *args], env=environment, capture_output=True, text=True,
                           timeout=120, check=False)
 
@@ -47,7 +50,7 @@ def indices(es: Elasticsearch) -> Iterator[str]:
     """A fresh index name; every index of that name is deleted afterwards."""
     index = f"segql-test-{uuid.uuid4().hex[:12]}"
     yield index
-    es.options(ignore_status=404).indices.delete(
+    admin(es).options(ignore_status=404).indices.delete(
         index=",".join(index + suffix for suffix in SUFFIXES), ignore_unavailable=True)
 
 

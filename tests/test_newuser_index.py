@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pytest
 from elasticsearch import Elasticsearch
+from housekeeping import admin
 
 from segql import sample
 from segql.cli.index_commands import EXIT_REJECTED, TOP_REASONS
@@ -78,7 +79,7 @@ ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 @pytest.fixture
 def index(es: Elasticsearch, index_name: str) -> Iterator[str]:
     yield index_name
-    es.options(ignore_status=404).indices.delete(index=checkpoint_index_name(index_name))
+    admin(es).options(ignore_status=404).indices.delete(index=checkpoint_index_name(index_name))
 
 
 def _index(*args: str) -> subprocess.CompletedProcess[str]:

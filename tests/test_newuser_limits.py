@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from elasticsearch import Elasticsearch
+from housekeeping import admin
 
 from segql import SegmentStore, api
 from segql.cli.main import cli
@@ -66,7 +67,7 @@ def refs(name: str, n: int) -> str:
 def loaded(es: Elasticsearch, index_name: str) -> Iterator[str]:
     load(es, index_name, [json.dumps(r) for r in RECORDS])
     yield index_name
-    es.options(ignore_status=404).indices.delete(index=f"{index_name}-segments")
+    admin(es).options(ignore_status=404).indices.delete(index=f"{index_name}-segments")
 
 
 def _cli(es_url: str, index: str, *args: str) -> tuple[int, str, str]:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from click.testing import CliRunner
 from elasticsearch import Elasticsearch
+from housekeeping import admin
 
 from segql import (
     DuplicateSegmentError,
@@ -45,7 +46,7 @@ def loaded(es: Elasticsearch, index_name: str) -> Iterator[str]:
     after the test."""
     load(es, index_name, [json.dumps(r, ensure_ascii=False) for r in RECORDS])
     yield index_name
-    es.options(ignore_status=404).indices.delete(index=f"{index_name}-segments")
+    admin(es).options(ignore_status=404).indices.delete(index=f"{index_name}-segments")
 
 
 def _store(es: Elasticsearch, index: str) -> tuple[SegmentStore, Context]:

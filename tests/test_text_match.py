@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from elasticsearch import Elasticsearch
+from housekeeping import admin
 from shape1 import load_shape1
 
 from segql import api
@@ -143,7 +144,7 @@ def indices(es: Elasticsearch) -> Iterator[dict[str, str]]:
         yield names
     finally:
         for name in names.values():
-            es.options(ignore_status=404).indices.delete(
+            admin(es).options(ignore_status=404).indices.delete(
                 index=f"{name},{name}-catalog", ignore_unavailable=True)
 
 

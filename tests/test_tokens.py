@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import pytest
 from click.testing import CliRunner
 from elasticsearch import Elasticsearch
+from housekeeping import admin
 
 from segql.cli.main import cli
 from segql.errors import SegqlError
@@ -49,7 +50,7 @@ def tokens_index(es: Elasticsearch, index_name: str) -> Iterator[str]:
     """The token index of the test's contact index; dropped afterwards."""
     name = token_index_name(index_name)
     yield name
-    es.options(ignore_status=404).indices.delete(index=name, ignore_unavailable=True)
+    admin(es).options(ignore_status=404).indices.delete(index=name, ignore_unavailable=True)
 
 
 @pytest.fixture
@@ -173,7 +174,7 @@ def test_the_cache_spares_elasticsearch(es: Elasticsearch, tokens_index: str) ->
     store = TokenStore(es, tokens_index, clock=clock)
     token, secret = store.create("acme", "read")
     assert store.verify(secret) == token
-    es.indices.delete(index=tokens_index)               # no request could succeed now
+    admin(es).indices.delete(index=tokens_index)             # no request could succeed now
     assert store.verify(secret) == token
     clock.now += TOKEN_CACHE_TTL + 0.1
     assert store.verify(secret) is None

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 from elasticsearch import Elasticsearch
+from housekeeping import admin
 
 from segql.localnode import free_port
 from segql.stores.tokens import TokenStore, token_index_name
@@ -92,5 +93,5 @@ def running_service(es: Elasticsearch, es_url: str, *, workers: int = 1,
             process.kill()
             process.wait()
         if cleanup:
-            es.options(ignore_status=404).indices.delete(index=indices(index),
+            admin(es).options(ignore_status=404).indices.delete(index=indices(index),
                                                          ignore_unavailable=True)
