@@ -20,6 +20,8 @@ EXPECTED: dict[str, str] = {
     "_IN_SEGMENT": '`in_segment "Name"`',
     "OPERATOR": "an operator such as equals, starts_with, >",
     "_BETWEEN": "`between`",
+    "ANNIVERSARY": "`anniversary today`",
+    "ANNIVERSARY_IN": "`anniversary in 7d`",
     "STRING": "a string in double quotes",
     "NUMBER": "a number",
     "INT": "a whole number",
