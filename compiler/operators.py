@@ -146,6 +146,8 @@ NEGATIONS: dict[str, str] = {
     "not_on": "on",
     "has_no_value": "has_value",
 }
+#: Operators written as two words (`anniversary today`), by their spelling.
+_PHRASES = {words: op for op, words in ast.PHRASE_OPERATORS.items()}
 #: Other spellings of the same operator, per type (dates: `equals` is `on`).
 ALIASES: dict[tuple[str, str], str] = {("date", "equals"): "on"}
 
@@ -153,6 +155,7 @@ ALIASES: dict[tuple[str, str], str] = {("date", "equals"): "on"}
 def resolve(name: str, type_: str) -> tuple[Operator, bool] | None:
     """The positive operator behind `name` for a field of `type_`, and whether `name`
     negates it; None when `name` does not apply to that type."""
+    name = _PHRASES.get(name, name)
     negated = name in NEGATIONS
     positive = NEGATIONS.get(name, name)
     positive = ALIASES.get((type_, positive), positive)

@@ -96,6 +96,8 @@ def mismatch(field: str, op: str, kind: str, value: ast.Value, subject: str) -> 
         return f"text goes in double quotes: {written(field, shown, quoted)}"
     if scalar == "duration":
         return duration_hint(value, field)
+    if scalar == "day":
+        return f"a number of days or weeks goes without quotes, e.g. {example(field, op, kind)}"
     if scalar == "date":
         return date_hint(value)
     return f"{subject} takes {SHORT[kind]}, e.g. {example(field, op, kind)}"

@@ -63,13 +63,15 @@ def _between_cond(items: list[Any], pos: Pos) -> ast.Expr:
 def _anniversary_cond(items: list[Any], pos: Pos) -> ast.Expr:
     """`anniversary today` or `anniversary in 7d`; `anniversary now` becomes an operator
     the checker does not know (and names the fix for)."""
-    name, word, value = items
-    if isinstance(value, ast.Duration):
-        return ast.written(ast.FieldCondition(field=name, op="anniversary_in", value=value,
-                                              span=as_span(pos)), " ".join(word.split()))
-    op = f"anniversary_{value.lower()}"
-    return ast.written(ast.FieldCondition(field=name, op=op, span=as_span(pos)),
-                       f"{word} {value}")
+    name, word, *rest = items
+    words = word.split()
+    if len(words) == 2:  # `anniversary in`
+        op, shown = "anniversary_in", " ".join(words)
+    else:
+        base, *rest = rest
+        op, shown = f"anniversary_{base.lower()}", f"{word} {base}"
+    return ast.written(ast.FieldCondition(field=name, op=op, value=rest[0] if rest else None,
+                                          span=as_span(pos)), shown)
 
 
 def _activity_cond(items: list[Any], pos: Pos) -> ast.Expr:

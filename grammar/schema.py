@@ -26,9 +26,7 @@ DIALECT = "https://json-schema.org/draft/2020-12/schema"
 NO_OPERAND = ("has_value", "has_no_value", "is_true", "is_false", "anniversary_today")
 LIST_OPERAND = ("in", "not_in")
 PAIR_OPERAND = ("between",)
-DURATION_OPERAND = ("anniversary_in",)
-ONE_OPERAND = tuple(sorted(set(OPERATORS) - {*NO_OPERAND, *LIST_OPERAND,
-                                             *DURATION_OPERAND}))
+ONE_OPERAND = tuple(sorted(set(OPERATORS) - {*NO_OPERAND, *LIST_OPERAND}))
 UNITS = ["min", "h", "d", "w", "mo", "y"]
 
 _DESCRIPTION = (
@@ -113,11 +111,6 @@ _FIELD_RULES = [
         "description": "between takes a `value` and an `upper`, one value each (not lists)",
         "required": ["value", "upper"],
         "properties": {"value": _ref("Operand"), "upper": _ref("Operand")}}),
-    _when("op", DURATION_OPERAND, {
-        "description": 'anniversary_in takes a duration in days or weeks: {"type": '
-                       '"duration", "amount": 7, "unit": "d"}, and no `upper`',
-        "required": ["value"],
-        "properties": {"value": _ref("Duration"), "upper": False}}),
     _when("op", ONE_OPERAND, {
         "description": "this operator takes one value (not a list), and no `upper` (only "
                        "between does)",
