@@ -39,7 +39,7 @@ from segql.indexer.records import fold_records
 from segql.values import SUFFIX_CHARS, fold
 
 SEED = 20250615
-#: Expressions per context; contexts = zones x evaluation instants x accounts (32).
+#: Expressions per context; contexts = zones x evaluation instants x accounts (60).
 PER_CONTEXT = 125
 #: Share of checks that also compare `api.count`, and that export in pages of 3.
 COUNT_SHARE = 0.15
@@ -168,7 +168,8 @@ _EXPECTED_COVERAGE = {
     *(f"number {op}" for op in ("equals", "not_equals", "gt", "gte", "lt", "lte", "between",
                                 "in", "not_in", "has_value", "has_no_value")),
     *(f"date {op}" for op in ("on", "equals", "not_on", "not_equals", "before", "after",
-                              "between", "within", "has_value", "has_no_value")),
+                              "between", "within", "has_value", "has_no_value",
+                              "anniversary_today", "anniversary_in")),
     *(f"boolean {op}" for op in ("is_true", "is_false", "has_value", "has_no_value")),
     "contains long needle", "event occurred", "event not_occurred", "visit occurred",
     "visit not_occurred", "where", "where on visit", "count at_least", "count at_most",
@@ -234,7 +235,7 @@ def _date_values(values: list[Any], seen: set[str]) -> None:
 def test_elasticsearch_agrees_with_the_evaluator(
     es: Elasticsearch, loaded: Loaded, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """PER_CONTEXT random expressions in each of 4 zones x 4 evaluation instants x 2
+    """PER_CONTEXT random expressions in each of 5 zones x 6 evaluation instants x 2
     accounts: `export_ids` (and for a sample `count`) equals `matching_ids`."""
     started = time.monotonic()
     rng = random.Random(SEED)
