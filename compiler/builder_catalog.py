@@ -152,11 +152,11 @@ def operand(kind: OperandKind | None) -> dict[str, Any]:
     """What an operand kind asks of a builder: `operand`, `value_type`, `units`,
     `date_forms`."""
     shape, value_type = OPERANDS[kind]
+    units = UNITS if value_type == "date" or shape == "duration" else []
     return {
         "operand": shape,
         "value_type": value_type,
-        "units": (DURATION_UNITS[kind] if kind in DURATION_UNITS else UNITS
-                  if value_type == "date" or shape == "duration" else []),
+        "units": DURATION_UNITS.get(kind, units) if kind is not None else units,
         "date_forms": DATE_FORMS if value_type == "date" else [],
     }
 
