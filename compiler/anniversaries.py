@@ -16,8 +16,11 @@ DURATION` (d or w), their meaning once: the test (evaluator) beside what the que
   same kind (leap or not): a few groups, each `l = leap and y in YEARS and p in [lo, hi)`,
   where YEARS is a few ranges of years of that kind or, when the zone's offset at those
   days changes often (the weeks of DST changes), their list. Exact wherever a zone's local
-  date never runs backwards (no zone in tzdata turns its clock back across midnight). The
-  groups are computed once per zone and month-days (cached).
+  date never runs backwards: a zone that turned its clock back across midnight (00:30 to
+  23:30, say) would have, for that hour, instants counted on the day after their local
+  date (not checked against every zone of tzdata; changes at 00:00, 01:00, 02:00 or 24:00
+  keep the date going forward). The groups are computed once per zone and month-days
+  (cached).
 * Instants in UTC years 1 and 9999 have no anniversary (`ANNIVERSARY_YEARS`): their
   local date may lie outside the calendar.
 """
