@@ -159,8 +159,9 @@ def refuse_unreadable_shape(index: str, mappings: dict[str, Any],
 def check_index_shape(es: Elasticsearch, index: str) -> None:
     """`refuse_unreadable_shape` for every index `index` names (an alias may name
     several); nothing when there is none yet."""
+    # `dynamic` too: an index without `_meta` (shape 1) must still be in the answer
     response = es.options(ignore_status=404).indices.get_mapping(
-        index=index, filter_path="*.mappings._meta")
+        index=index, filter_path=["*.mappings._meta", "*.mappings.dynamic"])
     if response.meta.status == 404:
         return
     for name, body in response.body.items():
