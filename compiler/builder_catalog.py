@@ -13,7 +13,7 @@ patterns from `segql.values`. The only tables of this module translate an `Opera
 
 Each operator is described as
 `{"name", "op", "aliases", "negates", "operand", "value_type", "units", "date_forms",
-"nonempty"}`:
+"nonempty", "fields_only"}`:
 
 * `name` — the canonical text spelling (`equals`, `not_on`, `>`); `aliases` — the other
   spellings the text accepts for the same operator on that type (`=`; for dates
@@ -27,7 +27,9 @@ Each operator is described as
 * `units` — the units of a duration, or of a relative date's offsets (`today-7d`);
 * `date_forms` — for date operands: `absolute` (`"2025-01-31"`, an ISO instant) and
   `relative` (`now`/`today` with offsets), both allowed;
-* `nonempty` — a string operand must not be `""` (§3.7; `""` is no value, §3.2).
+* `nonempty` — a string operand must not be `""` (§3.7; `""` is no value, §3.2);
+* `fields_only` — the operator applies to contact fields, not to the properties of an
+  event or visit inside `where` (`anniversary today`, `anniversary in 7d`: §3.9).
 """
 
 from __future__ import annotations
@@ -67,7 +69,10 @@ OPERANDS: dict[OperandKind | None, tuple[str, str | None]] = {
     "date": ("date", "date"),
     "date_pair": ("range", "date"),
     "duration": ("duration", None),
+    "days": ("duration", None),
 }
+#: The units a duration operand allows, where not all (`anniversary in`: whole days).
+DURATION_UNITS: dict[OperandKind, list[str]] = {"days": ["d", "w"]}
 #: What each window kind of an activity condition (`ast.Window.kind`) takes.
 WINDOW_OPERANDS: dict[str, OperandKind] = {
     "within": "duration",
@@ -143,6 +148,7 @@ def _operator(operator: Operator, op: str, negates: str | None, words: list[str]
         "negates": negates,
         **operand(operator.operand),
         "nonempty": operator.nonempty,
+        "fields_only": operator.clocked,
     }
 
 
@@ -150,10 +156,11 @@ def operand(kind: OperandKind | None) -> dict[str, Any]:
     """What an operand kind asks of a builder: `operand`, `value_type`, `units`,
     `date_forms`."""
     shape, value_type = OPERANDS[kind]
+    units = UNITS if value_type == "date" or shape == "duration" else []
     return {
         "operand": shape,
         "value_type": value_type,
-        "units": UNITS if value_type == "date" or shape == "duration" else [],
+        "units": DURATION_UNITS.get(kind, units) if kind is not None else units,
         "date_forms": DATE_FORMS if value_type == "date" else [],
     }
 

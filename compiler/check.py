@@ -29,6 +29,7 @@ from segql.compiler.to_es import to_query
 from segql.compiler.wording import (
     EXAMPLES,
     SHORT,
+    anniversary_problem,
     date_hint,
     duration_hint,
     example,
@@ -173,6 +174,9 @@ class _Checker:
             return None
         found = resolve(node.op, type_)
         op = node.written_op
+        if node.op.startswith("anniversary_") and node.op not in ast.PHRASE_OPERATORS:
+            self.problems.append(_at(node, *anniversary_problem(node)))
+            return None
         if found is None:
             known = any(resolve(node.op, t) for t in ("text", "number", "date", "boolean"))
             operators = f"operators for {type_}: {', '.join(names_for(type_))}"
@@ -185,6 +189,12 @@ class _Checker:
                 else f"unknown operator `{op}`", operators))
             return None
         operator, negated = found
+        if operator.clocked and scope is not CONTACT:
+            self.problems.append(_at(node, "E_TYPE", f"`{op}` applies to contact fields, "
+                                     f"not to {scope.describe(node.field)}",
+                                     "an event's or visit's date is compared with on, "
+                                     "before, after, between or within"))
+            return None
         operand = self.operand(node, operator, f"{type_} {scope.describe(node.field)}")
         if operand is _NOTHING:
             return None
@@ -202,7 +212,7 @@ class _Checker:
                                          f"`{op}` takes no value",
                                          f"remove the value: {written(node.field, op)}"))
                 return _NOTHING
-            return None
+            return operator.prepare((None, self.ctx.clock)) if operator.clocked else None
         if node.value is None:
             self.problems.append(_at(node, "E_MISSING_VALUE", f"`{op}` needs {SHORT[kind]}",
                                      f"write one after it, e.g. "
@@ -258,11 +268,15 @@ class _Checker:
             "number": (ast.NumberValue,),
             "date": (ast.StringValue, ast.RelativeDate),
             "duration": (ast.Duration,),
+            "day": (ast.Duration,),
         }[scalar]
         if not isinstance(value, expected):
             wanted = SHORT[kind] if op != "between" else f"two {scalar}s"
             yield _at(value, "E_OPERAND_TYPE", f"`{op}` needs {wanted}, not {given(value)}",
                       mismatch(node.field, op, kind, value, subject))
+        elif scalar == "day" and isinstance(value, ast.Duration) and value.unit not in "dw":
+            yield _at(value, "E_DURATION_UNIT", f"`{op}` counts whole days: not "
+                      f"{given(value)}", f"use days or weeks, e.g. {example(node.field, op, kind)}")
         elif isinstance(value, ast.NumberValue) and not finite(value.value):
             yield _at(value, "E_NUMBER", "number out of range", "numbers are 64-bit doubles")
         elif isinstance(value, ast.StringValue):

@@ -7,6 +7,12 @@ Choices (docs/semantics.md): `min` and `h` are exact durations; `d`, `w`, `mo`, 
 calendar units in the evaluation zone (wall-clock arithmetic: `today-1d` is the start of
 yesterday even across a DST change; Jan 31 + 1mo is Feb 28/29). An instant literal with
 no offset is read in the evaluation zone. Instants compare at millisecond precision.
+
+A stored date-only value is a calendar date: the start of that day in the evaluation zone
+(§3.6). A date operator's interval is a `DateRange`: its instants, read as they are for
+stored instants and through `day_start` for stored calendar dates (the evaluator), and the
+calendar dates whose start lies in it, as day numbers yyyymmdd (`DateRange.days`, the
+compiler's bounds on the calendar slot).
 """
 
 from __future__ import annotations
@@ -14,11 +20,12 @@ from __future__ import annotations
 import calendar
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cached_property
 from zoneinfo import ZoneInfo
 
 from segql.errors import InputError
 from segql.grammar import ast
-from segql.values import DATE_ONLY, INSTANT, epoch_millis
+from segql.values import DATE_ONLY, INSTANT, day_number, epoch_millis
 
 
 @dataclass(frozen=True)
@@ -83,10 +90,28 @@ def _local(ms: int, zone: ZoneInfo) -> datetime:
     return (_EPOCH + timedelta(milliseconds=ms)).astimezone(zone)
 
 
+_DAY_MS = 86_400_000
+_ORDINAL_1970 = date(1970, 1, 1).toordinal()
+
+
+def day_start(day: date, zone: ZoneInfo) -> int:
+    """The first instant (epoch ms) of a calendar day in a zone: its local midnight, or
+    where the day begins when midnight falls in a gap (a zone's offset before a change
+    applies up to it). Pure arithmetic: no date outside years 1-9999 is built."""
+    naive = datetime.combine(day, time())
+    offset = zone.utcoffset(naive)
+    assert offset is not None
+    return ((day.toordinal() - _ORDINAL_1970) * _DAY_MS
+            - (offset.days * _DAY_MS + offset.seconds * 1000 + offset.microseconds // 1000))
+
+
+def local_date(ms: int, zone: ZoneInfo) -> date:
+    """The calendar date in a zone that contains an instant (epoch ms)."""
+    return _local(ms, zone).date()
+
+
 def _day_of(local_day: date, zone: ZoneInfo) -> tuple[int, int]:
-    start = datetime.combine(local_day, time(), zone)
-    end = datetime.combine(local_day + timedelta(days=1), time(), zone)
-    return epoch_millis(start), epoch_millis(end)
+    return day_start(local_day, zone), day_start(local_day + timedelta(days=1), zone)
 
 
 def shift(ms: int, amount: int, unit: str, zone: ZoneInfo) -> int:
@@ -161,3 +186,72 @@ def between(low: DatePoint, high: DatePoint) -> Bounds:
     if high.whole_day:
         return Bounds(lo=low.start, hi=high.day_end, hi_inclusive=False)
     return Bounds(lo=low.start, hi=high.instant)
+
+
+_FIRST_DAY, _LAST_DAY = date.min.toordinal(), date.max.toordinal()
+
+
+@dataclass(frozen=True)
+class DateRange:
+    """A date operator's interval in one zone: `instants` (epoch ms), which a stored
+    calendar date is in when its start (`day_start`) is."""
+
+    instants: Bounds
+    zone: ZoneInfo
+
+    def contains(self, value: int | date) -> bool:
+        """Whether a stored value (epoch ms, or a calendar date) lies in the interval."""
+        if isinstance(value, date):
+            return self.instants.contains(day_start(value, self.zone))
+        return self.instants.contains(value)
+
+    def is_empty(self) -> bool:
+        return self.instants.is_empty()
+
+    @cached_property
+    def days(self) -> Bounds:
+        """The calendar dates whose start lies in the interval, as day numbers (both ends
+        included; None unbounded): since a day's start grows with the day, they are one
+        run of days, found from the local dates of the ends and checked by `day_start`."""
+        b = self.instants
+        lo = hi = None
+        if b.lo is not None:
+            lo = self._nearest(b.lo)
+            while lo <= _LAST_DAY and not self._above(lo):
+                lo += 1
+            while lo - 1 >= _FIRST_DAY and self._above(lo - 1):
+                lo -= 1
+        if b.hi is not None:
+            hi = self._nearest(b.hi)
+            while hi >= _FIRST_DAY and not self._below(hi):
+                hi -= 1
+            while hi + 1 <= _LAST_DAY and self._below(hi + 1):
+                hi += 1
+        if (lo is not None and lo > _LAST_DAY) or (hi is not None and hi < _FIRST_DAY) or (
+                lo is not None and hi is not None and lo > hi):
+            return Bounds(lo=1, hi=0)  # no day
+        return Bounds(lo=None if lo is None else day_number(date.fromordinal(lo)),
+                      hi=None if hi is None else day_number(date.fromordinal(hi)))
+
+    def _nearest(self, ms: float) -> int:
+        """The ordinal of the local date holding `ms`, kept inside years 1-9999."""
+        ordinal = int(ms // _DAY_MS) + _ORDINAL_1970
+        if _FIRST_DAY + 2 <= ordinal <= _LAST_DAY - 2:
+            return local_date(int(ms), self.zone).toordinal()
+        return min(max(ordinal, _FIRST_DAY), _LAST_DAY)
+
+    def _start(self, ordinal: int) -> int:
+        return day_start(date.fromordinal(ordinal), self.zone)
+
+    def _above(self, ordinal: int) -> bool:
+        """Whether the day's start satisfies the lower bound."""
+        b = self.instants
+        assert b.lo is not None
+        start = self._start(ordinal)
+        return start > b.lo or (start == b.lo and b.lo_inclusive)
+
+    def _below(self, ordinal: int) -> bool:
+        b = self.instants
+        assert b.hi is not None
+        start = self._start(ordinal)
+        return start < b.hi or (start == b.hi and b.hi_inclusive)

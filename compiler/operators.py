@@ -3,8 +3,10 @@
 An operator has a *test* (does one stored value satisfy it? — the reference evaluator) and
 a *query* (the Elasticsearch query of the same thing — the compiler). Both receive values
 and the operand normalised for the type: text case-folded (`values.fold`), numbers as
-floats, instants as epoch milliseconds; date and range operators turn their operand into
-`Bounds` first, so an interval is computed once and read the same way by both.
+floats, instants as epoch milliseconds, calendar dates as `date`s; range operators turn
+their operand into `Bounds` first (date operators into a `DateRange`, which holds its zone:
+a stored calendar date is the start of that day in it), so an interval is computed once and
+read the same way by both. Anniversaries (`anniversaries.py`) likewise.
 
 Multi-valued fields hold when any value satisfies the test (§3.4). Negative operators are
 not written at all: each is the complement of a positive one (§3.3), so a contact with no
@@ -18,16 +20,18 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from segql.compiler import dates
+from segql.compiler.anniversaries import Anniversary
 from segql.compiler.boolean import Query
-from segql.compiler.dates import Bounds, Clock
-from segql.compiler.targets import TYPE_SLOTS, Target
+from segql.compiler.dates import Bounds, Clock, DateRange
+from segql.compiler.targets import Target
 from segql.contract.document import value_slots
 from segql.grammar import ast
-from segql.values import epoch_millis, fold, parse_instant
+from segql.values import epoch_millis, fold, number_day, parse_instant
 
 #: What an operator takes after it, as the checker demands and `normalise` builds.
 OperandKind = Literal[
-    "text", "texts", "number", "numbers", "number_pair", "date", "date_pair", "duration"
+    "text", "texts", "number", "numbers", "number_pair", "date", "date_pair", "duration",
+    "days",
 ]
 
 
@@ -47,6 +51,9 @@ class Operator:
     #: A string operand must not be empty (LANGUAGE.md §3.7; `equals`/`in` too: "" is no
     #: value, so `has_no_value` says what such a condition would mean).
     nonempty: bool = False
+    #: `prepare` reads the evaluation clock even without an operand (`anniversary today`):
+    #: it gets (None, clock).
+    clocked: bool = False
 
 
 def _interval(name: str, type_: str, operand: OperandKind,
@@ -57,6 +64,27 @@ def _interval(name: str, type_: str, operand: OperandKind,
         test=lambda v, b: b.contains(v),
         query=lambda t, b: t.range(b),
         prepare=bounds,
+    )
+
+
+def _dates(name: str, operand: OperandKind, bounds: Callable[[Any], Bounds]) -> Operator:
+    """A date operator: one DateRange (its zone beside the interval), read by both sides;
+    `normalise` gives the operand with its Clock."""
+    return Operator(
+        name, "date", operand,
+        test=lambda v, r: r.contains(v),
+        query=lambda t, r: t.date_range(r),
+        prepare=lambda dated: DateRange(bounds(dated[0]), dated[1].zone),
+    )
+
+
+def _anniversary(name: str, operand: OperandKind | None) -> Operator:
+    return Operator(
+        name, "date", operand,
+        test=lambda v, a: a.holds(v),
+        query=lambda t, a: t.anniversary(a),
+        prepare=lambda dated: Anniversary.of(dated[1], dated[0]),
+        clocked=True,
     )
 
 
@@ -92,11 +120,13 @@ _POSITIVE: list[Operator] = [
              prepare=frozenset),
     _has_value("number"),
     # date
-    _interval("on", "date", "date", dates.on),
-    _interval("before", "date", "date", dates.before),
-    _interval("after", "date", "date", dates.after),
-    _interval("between", "date", "date_pair", lambda p: dates.between(*p)),
-    _interval("within", "date", "duration", lambda bounds: bounds),
+    _dates("on", "date", dates.on),
+    _dates("before", "date", dates.before),
+    _dates("after", "date", dates.after),
+    _dates("between", "date_pair", lambda p: dates.between(*p)),
+    _dates("within", "duration", lambda bounds: bounds),
+    _anniversary("anniversary_today", None),
+    _anniversary("anniversary_in", "days"),
     _has_value("date"),
     # boolean
     Operator("is_true", "boolean", None,
@@ -116,6 +146,8 @@ NEGATIONS: dict[str, str] = {
     "not_on": "on",
     "has_no_value": "has_value",
 }
+#: Operators written as two words (`anniversary today`), by their spelling.
+_PHRASES = {words: op for op, words in ast.PHRASE_OPERATORS.items()}
 #: Other spellings of the same operator, per type (dates: `equals` is `on`).
 ALIASES: dict[tuple[str, str], str] = {("date", "equals"): "on"}
 
@@ -123,6 +155,7 @@ ALIASES: dict[tuple[str, str], str] = {("date", "equals"): "on"}
 def resolve(name: str, type_: str) -> tuple[Operator, bool] | None:
     """The positive operator behind `name` for a field of `type_`, and whether `name`
     negates it; None when `name` does not apply to that type."""
+    name = _PHRASES.get(name, name)
     negated = name in NEGATIONS
     positive = NEGATIONS.get(name, name)
     positive = ALIASES.get((type_, positive), positive)
@@ -138,13 +171,19 @@ def names_for(type_: str) -> list[str]:
     return sorted(ast.spelling(w) for w in words)
 
 
+#: The slot (see contract/document.py) that holds a catalog type's values; dates have
+#: two: instants (`d`) and calendar dates (`c`).
+_VALUE_SLOTS = {"text": ("f",), "number": ("n",), "date": ("d", "c"), "boolean": ("b",)}
+
+
 def stored_values(raw: Any, type_: str) -> list[Any]:
-    """A stored field or property value as the operators of `type_` see it: the same slot
-    the index holds, with instants as epoch milliseconds."""
-    values = value_slots(raw).get(TYPE_SLOTS[type_], [])
+    """A stored field or property value as the operators of `type_` see it: the same slots
+    the index holds, with instants as epoch milliseconds and calendar dates as dates."""
+    slots = value_slots(raw)
     if type_ == "date":
-        return [epoch_millis(parse_instant(v)) for v in values]  # type: ignore[arg-type]
-    return values
+        return ([epoch_millis(parse_instant(v)) for v in slots.get("d", [])]  # type: ignore[arg-type]
+                + [number_day(n) for n in slots.get("c", [])])
+    return [v for slot in _VALUE_SLOTS[type_] for v in slots.get(slot, [])]
 
 
 def normalise(kind: OperandKind, value: Any, upper: Any, clock: Clock) -> Any:
@@ -160,8 +199,10 @@ def normalise(kind: OperandKind, value: Any, upper: Any, clock: Clock) -> Any:
     if kind == "number_pair":
         return (float(value.value) + 0.0, float(upper.value) + 0.0)
     if kind == "date":
-        return dates.resolve(value, clock.now_ms, clock.zone)
+        return dates.resolve(value, clock.now_ms, clock.zone), clock
     if kind == "date_pair":
         return (dates.resolve(value, clock.now_ms, clock.zone),
-                dates.resolve(upper, clock.now_ms, clock.zone))
-    return dates.within(value, clock.now_ms, clock.zone)
+                dates.resolve(upper, clock.now_ms, clock.zone)), clock
+    if kind == "days":
+        return value, clock
+    return dates.within(value, clock.now_ms, clock.zone), clock

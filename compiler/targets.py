@@ -3,7 +3,8 @@ an event/visit property (encoded as `name NUL value` in fixed keyword fields).
 
 Operators build their queries through a Target, so each operator is written once for both.
 Values reach a Target already normalised (text folded, numbers as floats, instants as
-epoch milliseconds).
+epoch milliseconds). A date lives in two slots (document.py): instants (`d`, `pd`) and
+calendar dates (`c`, `pc`); a date condition is a `bool` over both.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from segql.compiler.boolean import Query
-from segql.contract.document import SEP, field_path
+from segql.contract.document import SEP, field_key, field_path
 from segql.values import WILDCARD_CHARS, reverse, sortable_millis, sortable_number
 
 if TYPE_CHECKING:
-    from segql.compiler.dates import Bounds
+    from segql.compiler.anniversaries import Anniversary
+    from segql.compiler.dates import Bounds, DateRange
 
 #: The slot (see contract/document.py) that holds a catalog type's values.
 TYPE_SLOTS = {"text": "f", "number": "n", "date": "d", "boolean": "b"}
@@ -67,6 +69,10 @@ def _range_keys(bounds: Bounds) -> list[tuple[str, Any]]:
     return keys
 
 
+def _either(first: Query, second: Query) -> Query:
+    return {"bool": {"should": [first, second], "minimum_should_match": 1}}
+
+
 def time_range(path: str, bounds: Bounds) -> Query:
     """Documents whose instant at `path` lies within `bounds` (epoch milliseconds)."""
     spec: dict[str, Any] = {"format": "epoch_millis"}
@@ -107,14 +113,23 @@ class FieldTarget:
         return self.prefix("r", reverse(needle))
 
     def range(self, bounds: Bounds) -> Query:
-        spec: dict[str, Any] = {}
-        for key, value in _range_keys(bounds):
-            spec[key] = int(value) if self.type == "date" else value
-        if self.type == "date":
-            spec["format"] = "epoch_millis"
-        return {"range": {self.path(self.slot): spec}}
+        return {"range": {self.path(self.slot): dict(_range_keys(bounds))}}
+
+    def date_range(self, dates: DateRange) -> Query:
+        """Instants in the interval, or calendar dates whose start is."""
+        return _either(time_range(self.path("d"), dates.instants),
+                       {"range": {self.path("c"): {k: int(v) for k, v
+                                                   in _range_keys(dates.days)}}})
+
+    def anniversary(self, anniversary: Anniversary) -> Query:
+        """Calendar dates by their month-day (`m`), instants through `anniv`."""
+        return _either({"terms": {self.path("m"): anniversary.day_numbers()}},
+                       anniversary.instant_query(field_key(self.name)))
 
     def exists(self) -> Query:
+        if self.type == "date":
+            return _either({"exists": {"field": self.path("d")}},
+                           {"exists": {"field": self.path("c")}})
         return {"exists": {"field": self.path(self.slot)}}
 
 
@@ -138,6 +153,8 @@ class PropertyTarget:
             value = sortable_number(value)
         elif slot == "d":
             value = sortable_millis(int(value))
+        elif slot == "c":
+            value = f"{int(value):08d}"
         elif slot == "b":
             value = "true" if value else "false"
         return self.name + SEP + str(value)
@@ -159,15 +176,26 @@ class PropertyTarget:
         """`name NUL *needle` on the folded encoding (properties have no reversed slot)."""
         return _inside(self._path("f"), self.name + SEP, needle, at_end=True)
 
-    def range(self, bounds: Bounds) -> Query:
-        # encoded values are 16 hex digits after `name NUL`: "g" sorts after all of them
+    def range(self, bounds: Bounds, slot: str | None = None) -> Query:
+        # encoded values are hex or decimal digits after `name NUL`: "g" sorts after them
+        slot = slot or self.slot
         spec: dict[str, Any] = {"gte": self.name + SEP, "lt": self.name + SEP + "g"}
         for key, value in _range_keys(bounds):
             spec.pop("gte" if key.startswith("g") else "lt", None)
-            spec[key] = self._encode(self.slot, value)
-        return {"range": {self._path(self.slot): spec}}
+            spec[key] = self._encode(slot, value)
+        return {"range": {self._path(slot): spec}}
+
+    def date_range(self, dates: DateRange) -> Query:
+        """Instants in the interval, or calendar dates whose start is."""
+        return _either(self.range(dates.instants, "d"), self.range(dates.days, "c"))
+
+    def anniversary(self, anniversary: Anniversary) -> Query:
+        raise AssertionError("the checker allows anniversaries on contact fields only")
 
     def exists(self) -> Query:
+        if self.type == "date":
+            return _either({"prefix": {self._path("d"): self.name + SEP}},
+                           {"prefix": {self._path("c"): self.name + SEP}})
         return {"prefix": {self._path(self.slot): self.name + SEP}}
 
 

@@ -23,6 +23,7 @@ SHORT = {
     "date": "a date",
     "date_pair": "two dates: between A and B",
     "duration": "a duration",
+    "days": "a number of days or weeks, such as 7d",
 }
 #: An operand of each kind, for "e.g." in hints.
 EXAMPLES = {
@@ -34,6 +35,7 @@ EXAMPLES = {
     "date": '"2025-01-31"',
     "date_pair": '"2025-01-01" and "2025-01-31"',
     "duration": "30d",
+    "days": "7d",
 }
 UNITS = "units: min h d w mo y"
 DATES = ('a date is "2025-01-31", an instant "2025-01-31T10:00:00Z", or now/today with '
@@ -94,6 +96,8 @@ def mismatch(field: str, op: str, kind: str, value: ast.Value, subject: str) -> 
         return f"text goes in double quotes: {written(field, shown, quoted)}"
     if scalar == "duration":
         return duration_hint(value, field)
+    if scalar == "day":
+        return f"a number of days or weeks goes without quotes, e.g. {example(field, op, kind)}"
     if scalar == "date":
         return date_hint(value)
     return f"{subject} takes {SHORT[kind]}, e.g. {example(field, op, kind)}"
@@ -141,3 +145,11 @@ def not_a_date_hint(text: str) -> str:
 def quoted(name: str) -> str:
     """A saved segment's or event's name as a string literal: "VIP buyers"."""
     return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def anniversary_problem(node: ast.FieldCondition) -> tuple[str, str, str]:
+    """Code, message and hint for `anniversary` followed by something else than `today`
+    or `in DURATION` (`anniversary now`)."""
+    return ("E_UNKNOWN_OPERATOR", f"unknown operator `{node.written_op}`",
+            f"write {written(node.field, 'anniversary today')} or "
+            f"{written(node.field, 'anniversary in', '7d')}")

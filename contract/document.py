@@ -20,19 +20,31 @@
                                       has_value (exists), contains (wildcard *x*)
       "r": ["awazsraw"],              keyword: reversed fold: ends_with x = prefix reverse(x)
       "n": [31.0],                    double                       number operators
-      "d": ["2024-05-01T00:00:00.000Z"],  date: text values that are ISO dates/instants
+      "d": ["2024-05-01T10:00:00.000Z"],  date: text values that are ISO instants (UTC, ms)
+      "c": [19900501],                integer: text values that are ISO dates (`YYYY-MM-DD`),
+                                      as day numbers yyyymmdd: calendar dates, not instants
+                                      (LANGUAGE.md §3.6: the start of that day in the
+                                      evaluation zone, decided when a segment is compiled)
+      "m": [501],                     integer: the month-day mmdd of each `c` (anniversaries)
       "b": [true]                     boolean
     },
     "@bucket": {"n": [4711.0]},       the computed standard fields (COMPUTED_FIELDS), under
     "@email_status": {"f": [...],     `@<name>`, a key no field name has: `bucket` always,
                       "r": [...]}     a channel's status (f and r) when its consent is set
   },
+  "anniv": [ {                        nested: one per instant value of a field (`d`) whose
+      "k": "signup",                  UTC year is 2-9998 (`ANNIVERSARY_YEARS`): the field key,
+      "y": 2024, "l": true,           the instant's UTC year and whether it is a leap year,
+      "p": 10800000                   and its milliseconds since that year began (UTC):
+  } ],                                `anniversary` on instants, in any zone (compiler/
+                                      anniversaries.py)
   "events": [ {                       nested: one per event (idempotent by id)
       "id": "e1", "name": "MailOpen", "ts": "2025-01-01T10:00:00.000Z",  (UTC, ms)
       "props": {...},                 object, not indexed: the raw properties
       "pf": ["campaign\\u0000spring"],  keyword: name NUL fold(value); contains and ends_with
                                       are wildcards `name NUL *x*`, `name NUL *x`
       "pn": [...], "pd": [...],       name NUL sortable hex of the number / instant
+      "pc": ["at\\u000019900501"],    name NUL yyyymmdd of a calendar date (date-only value)
       "pb": ["flag\\u0000true"]
   } ],
   "visits": [ {...} ]                 nested, like events without `name`; url, path, title,
@@ -41,25 +53,27 @@
 ```
 
 Only the slots a value fits are written: a text value fills f (and r in a contact field, v
-in an address field, d when it is an ISO date), a number n, a boolean b. Which slot a
+in an address field, d when it is an ISO instant, c and m when it is an ISO date), a
+number n, a boolean b. Which slot a
 condition reads is the catalog type of the field, so a field's type can be decided after
 its data arrived. Event and visit properties are encoded into a fixed set of keyword fields
 (`name NUL value`; `has_value` is a prefix `name NUL`), so any number of distinct property
 names adds no mapped field; contact fields add at most six per name.
 
-This is document shape 2 (`SHAPE`; the mapping's `_meta` says which shape an index holds).
-Shape 1 also wrote every suffix of every folded text (`s`, `ps`: `contains` as a prefix
-query), the reversed folds of properties (`pr`) and `v` for every field: three quarters of
-its bytes. docs/document.md has the measurement behind the change. A shape-1 document holds
-everything shape 2 reads, encoded the same, so an index of either shape is read exactly.
-The computed slots (`@bucket`, `@<channel>_status`) came with issue 16 (consent and
-holdouts): a document written before lacks them, so an index of an older shape is rebuilt
-from its `raw` (`segql reindex`) before `bucket` or a status can be read from it.
+This is document shape 3 (`SHAPE`; the mapping's `_meta` says which shape an index holds).
+Shapes 1 and 2 wrote a date-only value as the instant midnight UTC in `d`/`pd` (no `c`,
+`m`, `pc`, `anniv`) and had no computed slots (`@bucket`, `@<channel>_status`, issue 16):
+such an index cannot be read exactly, and readers refuse it until `segql reindex` has
+rebuilt its documents from their `raw` contact (docs/document.md).
+Shape 1 also wrote every suffix of every folded text (`s`, `ps`), the reversed folds of
+properties (`pr`) and `v` for every field (docs/document.md has the measurement).
 """
 
 from __future__ import annotations
 
+import calendar
 import re
+from datetime import date
 from functools import lru_cache
 from typing import Any
 
@@ -74,8 +88,11 @@ from segql.contract.contact import (
     status_field,
 )
 from segql.values import (
+    day_number,
+    epoch_millis,
     fold,
     iso_millis,
+    parse_calendar,
     parse_instant,
     present,
     reverse,
@@ -88,8 +105,13 @@ _PLAIN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 SEP = "\x00"
 #: The document shape this module writes (see the module doc); the mapping's `_meta`
 #: carries it as `SHAPE_META`.
-SHAPE = 2
+SHAPE = 3
 SHAPE_META = "segql_document_shape"
+#: The UTC years of the instants that have an anniversary (LANGUAGE.md §3.9): the local
+#: date of an instant in years 1 or 9999 may lie outside the calendar in some zone.
+ANNIVERSARY_YEARS = range(2, 9999)
+_DAY_MS = 86_400_000
+_ORDINAL_1970 = 719_163  # date(1970, 1, 1).toordinal()
 
 
 def field_key(name: str) -> str:
@@ -115,20 +137,37 @@ def value_slots(value: Any) -> dict[str, list[Any]]:
         elif isinstance(item, int | float):
             slots.setdefault("n", []).append(float(item) + 0.0)  # -0.0 is 0.0
         elif isinstance(item, str):
-            folded, instant = _text_slots(item)
+            folded, instant, day = _text_slots(item)
             slots.setdefault("f", []).append(folded)
             if instant is not None:
                 slots.setdefault("d", []).append(instant)
+            if day is not None:
+                slots.setdefault("c", []).append(day)
     return slots
 
 
 @lru_cache(maxsize=1 << 14)
-def _text_slots(text: str) -> tuple[str, str | None]:
-    """fold and ISO instant of a text: cached, because the same texts (cities, campaigns,
-    URLs) recur across contacts."""
+def _text_slots(text: str) -> tuple[str, str | None, int | None]:
+    """fold, ISO instant and calendar day number of a text: cached, because the same texts
+    (cities, campaigns, URLs) recur across contacts."""
     folded = fold(text)
+    day = parse_calendar(text)
+    if day is not None:
+        return folded, None, day_number(day)
     instant = parse_instant(text)
-    return folded, None if instant is None else iso_millis(instant)
+    return folded, None if instant is None else iso_millis(instant), None
+
+
+def anniversary_point(ms: int) -> tuple[int, bool, int] | None:
+    """Of an instant (epoch ms): its UTC year, whether that is a leap year, and the
+    milliseconds since that year began; None when the instant has no anniversary."""
+    ordinal, rest = divmod(ms, _DAY_MS)
+    day = date.fromordinal(ordinal + _ORDINAL_1970) if 1 <= ordinal + _ORDINAL_1970 <= (
+        date.max.toordinal()) else None
+    if day is None or day.year not in ANNIVERSARY_YEARS:
+        return None
+    start = date(day.year, 1, 1).toordinal() - _ORDINAL_1970
+    return day.year, calendar.isleap(day.year), (ordinal - start) * _DAY_MS + rest
 
 
 def _encoded_prop(name: str, value: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
@@ -138,6 +177,8 @@ def _encoded_prop(name: str, value: Any) -> tuple[tuple[str, tuple[str, ...]], .
     for slot, items in value_slots(value).items():
         if slot == "n":
             items = [sortable_number(n) for n in items]
+        elif slot == "c":
+            items = [f"{n:08d}" for n in items]
         elif slot == "d":
             items = [sortable_instant(parse_instant(d)) for d in items]  # type: ignore[arg-type]
         elif slot == "b":
@@ -176,16 +217,24 @@ def document_id(account: str, contact_id: str) -> str:
 def contact_document(contact: Contact) -> dict[str, Any]:
     """The Elasticsearch document of a contact (its `_source`)."""
     fields: dict[str, dict[str, list[Any]]] = {}
+    anniversaries = []
     for name, value in contact.fields.items():
         if name in COMPUTED_FIELDS:  # records can't set one; the computed value is written
             continue
         slots = value_slots(value)
+        key = field_key(name)
         if "f" in slots:
             slots["r"] = [reverse(folded) for folded in slots["f"]]
             if name in ADDRESS_FIELDS:
                 slots["v"] = [item for item in present(value) if isinstance(item, str)]
+        if "c" in slots:
+            slots["m"] = [n % 10_000 for n in slots["c"]]
+        for text in slots.get("d", []):
+            point = anniversary_point(epoch_millis(parse_instant(text)))  # type: ignore[arg-type]
+            if point is not None:
+                anniversaries.append({"k": key, "y": point[0], "l": point[1], "p": point[2]})
         if slots:
-            fields[field_key(name)] = slots
+            fields[key] = slots
     fields[field_key(BUCKET_FIELD)] = {"n": [float(bucket(contact.id))]}
     for channel, state in contact.consent.items():
         fields[field_key(status_field(channel))] = {"f": [state], "r": [reverse(state)]}
@@ -200,6 +249,8 @@ def contact_document(contact: Contact) -> dict[str, Any]:
         "events": [activity_doc(e) for e in contact.events.values()],
         "visits": [activity_doc(v) for v in contact.visits.values()],
     }
+    if anniversaries:
+        document["anniv"] = anniversaries
     for kind, dropped, count in (("events", contact.dropped_events, contact.events_dropped),
                                  ("visits", contact.dropped_visits, contact.visits_dropped)):
         if dropped:

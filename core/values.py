@@ -61,11 +61,36 @@ def present(value: Any) -> list[Any]:
     return [v for v in items if v is not None and v != ""]
 
 
+def parse_calendar(text: str) -> date | None:
+    """A stored date-only string (`YYYY-MM-DD`) as the calendar date it names, or None.
+
+    A stored date-only value is a calendar date, not an instant (LANGUAGE.md §3.6): it
+    stands for the start of that day in the evaluation zone, so it is kept as a date."""
+    if not DATE_ONLY.match(text):
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def day_number(day: date) -> int:
+    """A calendar date as the number yyyymmdd, whose order is the dates' order."""
+    return day.year * 10_000 + day.month * 100 + day.day
+
+
+def number_day(number: int) -> date:
+    """The inverse of `day_number`."""
+    return date(number // 10_000, number // 100 % 100, number % 100)
+
+
 def parse_instant(text: str) -> datetime | None:
     """A stored date string as an aware UTC instant, or None when it is not a date.
 
-    A date-only value is midnight UTC of that day (LANGUAGE.md §3.6); an instant keeps its
-    offset; one with no offset is read as UTC. Precision is the millisecond, as in the index.
+    A date-only value is midnight UTC of that day here: what an event's or visit's `ts`
+    means (timestamps are instants); a date-only *field or property* value is a calendar
+    date (`parse_calendar`, LANGUAGE.md §3.6). An instant keeps its offset; one with no
+    offset is read as UTC. Precision is the millisecond, as in the index.
     """
     if DATE_ONLY.match(text):
         try:

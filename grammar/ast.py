@@ -131,11 +131,14 @@ DateOperand = Annotated[StringValue | RelativeDate, Field(discriminator="type")]
 
 #: Operators whose canonical spelling is a symbol; every other operator is its own word.
 SYMBOL_OPERATORS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+#: Operators written as two words (LANGUAGE.md §3.9).
+PHRASE_OPERATORS = {"anniversary_today": "anniversary today",
+                    "anniversary_in": "anniversary in"}
 
 
 def spelling(op: str) -> str:
     """How an operator is written in the text form."""
-    return SYMBOL_OPERATORS.get(op, op)
+    return SYMBOL_OPERATORS.get(op) or PHRASE_OPERATORS.get(op, op)
 
 
 class FieldCondition(Node):

@@ -60,6 +60,20 @@ def _between_cond(items: list[Any], pos: Pos) -> ast.Expr:
                               span=as_span(pos))
 
 
+def _anniversary_cond(items: list[Any], pos: Pos) -> ast.Expr:
+    """`anniversary today` or `anniversary in 7d`; `anniversary now` becomes an operator
+    the checker does not know (and names the fix for)."""
+    name, word, *rest = items
+    words = word.split()
+    if len(words) == 2:  # `anniversary in`
+        op, shown = "anniversary_in", " ".join(words)
+    else:
+        base, *rest = rest
+        op, shown = f"anniversary_{base.lower()}", f"{word} {base}"
+    return ast.written(ast.FieldCondition(field=name, op=op, value=rest[0] if rest else None,
+                                          span=as_span(pos)), shown)
+
+
 def _activity_cond(items: list[Any], pos: Pos) -> ast.Expr:
     kind: Literal["event", "visit"]
     if isinstance(items[0], str):
@@ -125,6 +139,7 @@ def _list(items: list[Any], pos: Pos) -> ast.ListValue:
 BUILDERS: dict[str, Builder] = {
     "or_chain": _or_chain, "and_chain": _and_chain, "not_": _not, "group": _group,
     "field_cond": _field_cond, "between_cond": _between_cond,
+    "anniversary_cond": _anniversary_cond,
     "activity_cond": _activity_cond, "where": first_child, "occurrence": _occurrence,
     "count": _count, "window": _window, "between_window": _between_window,
     "segment_ref": _segment_ref, "plain_name": first_child, "quoted_name": _quoted_name,

@@ -23,7 +23,8 @@ INDENT = 2
 #: Each operator of the AST (`between` has a form of its own) and its canonical spelling,
 #: `ast.spelling`: the order comparisons as symbols, every other operator as its word.
 OPERATORS: dict[str, str] = {
-    op: ast.spelling(op) for op in (*WORDS["OPERATOR"], *SYMBOLS.values())
+    op: ast.spelling(op)
+    for op in (*WORDS["OPERATOR"], *SYMBOLS.values(), *ast.PHRASE_OPERATORS)
 }
 
 _PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

@@ -23,6 +23,8 @@ WORDS: dict[str, tuple[str, ...]] = {
     "_BETWEEN": ("between",),
     "_TIMES": ("times",),
     "_IN_SEGMENT": ("in_segment",),
+    "ANNIVERSARY": ("anniversary",),
+    "ANNIVERSARY_IN": ("anniversary in",),
     "OCCURRED": ("occurred",),
     "NOT_OCCURRED": ("not_occurred",),
     "COUNT_OP": ("at_least", "at_most", "exactly"),

@@ -20,7 +20,8 @@ MAX_STRING = 4_096
 MAX_ERRORS = 10
 
 #: Tokens that stand exactly once in each condition (`between` only after a name).
-CONDITION_TOKENS = frozenset({"OPERATOR", "OCCURRED", "NOT_OCCURRED", "_IN_SEGMENT"})
+CONDITION_TOKENS = frozenset({"OPERATOR", "OCCURRED", "NOT_OCCURRED", "_IN_SEGMENT",
+                              "ANNIVERSARY", "ANNIVERSARY_IN"})
 NAME_TOKENS = frozenset({"NAME", "QUOTED_NAME"})
 NUMBER_TOKENS = frozenset({"NUMBER", "INT", "DURATION", "OFFSET"})
 

@@ -20,6 +20,8 @@ EXPECTED: dict[str, str] = {
     "_IN_SEGMENT": '`in_segment "Name"`',
     "OPERATOR": "an operator such as equals, starts_with, >",
     "_BETWEEN": "`between`",
+    "ANNIVERSARY": "`anniversary today`",
+    "ANNIVERSARY_IN": "`anniversary in 7d`",
     "STRING": "a string in double quotes",
     "NUMBER": "a number",
     "INT": "a whole number",
@@ -80,6 +82,8 @@ def describe(token: Token) -> str:
 
 def expected_hint(accepted: list[str]) -> str | None:
     """The "expected ..." hint, in words, for the terminals the parser would take."""
+    if "OPERATOR" in accepted:  # `anniversary ...` is one operator more: not named apart
+        accepted = [t for t in accepted if t not in ("ANNIVERSARY", "ANNIVERSARY_IN")]
     if {"STRING", "DATE_BASE"} <= set(accepted) and "NUMBER" not in accepted:  # a date
         accepted = [t for t in accepted if t != "DATE_BASE"]
         phrases = [_DATE if t == "STRING" else EXPECTED[t] for t in accepted

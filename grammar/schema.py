@@ -23,7 +23,7 @@ SCHEMA_ID = "urn:segql:segment:1"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 #: Field operators by the operand they take (together: every operator of the AST).
-NO_OPERAND = ("has_value", "has_no_value", "is_true", "is_false")
+NO_OPERAND = ("has_value", "has_no_value", "is_true", "is_false", "anniversary_today")
 LIST_OPERAND = ("in", "not_in")
 PAIR_OPERAND = ("between",)
 ONE_OPERAND = tuple(sorted(set(OPERATORS) - {*NO_OPERAND, *LIST_OPERAND}))

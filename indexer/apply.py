@@ -102,9 +102,17 @@ def ensure_index(es: Elasticsearch, index: str, shards: int | None = None,
         mappings = found["mappings"]
         refuse_newer_shape(index, mappings)
         mapped = mappings["properties"]
-        missing = {name: properties[name] for name in properties if name not in mapped}
-        if missing:  # an index from before them (putting needs `manage`: only then)
-            es.indices.put_mapping(index=index, properties=missing)
+        missing = {name: properties[name] for name in properties if name not in mapped
+                   or set(properties[name].get("properties", {}))
+                   - set(mapped[name].get("properties", {}))}
+        templates = body["mappings"]["dynamic_templates"]
+        names = [name for template in templates for name in template]
+        if missing or [name for template in mappings.get("dynamic_templates", [])
+                       for name in template] != names:
+            # an index from before them (putting needs `manage`: only then); its documents
+            # of an older shape stay unreadable until `segql reindex` (mapping.py)
+            es.indices.put_mapping(index=index, properties=missing,
+                                   dynamic_templates=templates)
         return False
     return create_index_once(es, index, body)
 

@@ -55,8 +55,8 @@ WRITERS = 3
 #: Attempts to write one contact that keeps being written by someone else in between.
 MAX_CONFLICT_ATTEMPTS = 50
 #: What `document_contact` does not read: the indexed copies, left out of `mget`.
-DERIVED = ["fields", *(f"{kind}.p{slot}" for kind in ("events", "visits")
-                       for slot in "frsndb")]
+DERIVED = ["fields", "anniv", *(f"{kind}.p{slot}" for kind in ("events", "visits")
+                                for slot in "frsndcb")]
 
 
 class IndexerError(SegqlError):

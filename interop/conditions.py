@@ -174,8 +174,9 @@ def meaning(vocabulary: Mapping[str, str], name: str, type_: FieldType) -> Meani
     name (`vocabulary`: name → comparison), else segql's own operator word."""
     if name in vocabulary:
         return MEANINGS.get((type_, vocabulary[name]))
-    op = SYMBOLS.get(name, name.lower())
+    op = SYMBOLS.get(name, " ".join(name.lower().split()))
     return Meaning(op) if resolve(op, type_) is not None else None
+
 
 
 def accepted(vocabulary: Mapping[str, str], type_: FieldType) -> list[str]:
@@ -253,7 +254,7 @@ def _scalar(kind: str, value: Any, pointer: str, meaning: Meaning, nonempty: boo
         return text(value, pointer, nonempty)
     if kind == "number":
         return num(value, pointer)
-    if kind == "duration":
+    if kind in ("duration", "days"):
         return duration(value, pointer)
     return date(value, pointer, whole_day=meaning.whole_day)
 

@@ -122,7 +122,8 @@ def _operators(type_: FieldType) -> tuple[tuple[str, str, bool], ...]:
     found: list[tuple[str, str, bool]] = []
     labels: dict[str, str] = {}
     for entry in describe(Catalog())["types"][type_]["operators"]:
-        name = _rqb_name(type_, shared.Meaning(entry["op"])) or entry["name"]
+        name = _rqb_name(type_, shared.Meaning(entry["op"])) or (
+            entry["op"] if " " in entry["name"] else entry["name"])
         labels[entry["op"]] = label = entry["name"].replace("_", " ")
         found.append((name, label, entry["operand"] == "none"))
     for name, comparison in VOCABULARY.items():  # RQB's negations segql writes with `not`

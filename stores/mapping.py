@@ -31,6 +31,7 @@ def _activity_properties(named: bool) -> dict[str, Any]:
         "pf": _KEYWORD_SEARCH_ONLY,
         "pn": _KEYWORD_SEARCH_ONLY,
         "pd": _KEYWORD_SEARCH_ONLY,
+        "pc": _KEYWORD_SEARCH_ONLY,
         "pb": _KEYWORD_SEARCH_ONLY,
     }
     if named:
@@ -77,6 +78,10 @@ def index_body(shards: int | None = None, replicas: Replicas | None = None,
                 "fields": {"type": "object", "dynamic": True},
                 "events": {"type": "nested", "properties": _activity_properties(True)},
                 "visits": {"type": "nested", "properties": _activity_properties(False)},
+                # the instants of date fields, for `anniversary` (document.py)
+                "anniv": {"type": "nested", "properties": {
+                    "k": {"type": "keyword"}, "y": {"type": "short"},
+                    "l": {"type": "boolean"}, "p": {"type": "long"}}},
             },
             "dynamic_templates": [
                 _slot_template("v", {"type": "keyword", "index": False}),
@@ -84,6 +89,8 @@ def index_body(shards: int | None = None, replicas: Replicas | None = None,
                 _slot_template("r", _KEYWORD_SEARCH_ONLY),
                 _slot_template("n", {"type": "double"}),
                 _slot_template("d", {"type": "date"}),
+                _slot_template("c", {"type": "integer"}),
+                _slot_template("m", {"type": "short"}),
                 _slot_template("b", {"type": "boolean"}),
                 {"field_object": {"path_match": "fields.*", "match_mapping_type": "object",
                                   "mapping": {"type": "object"}}},
@@ -133,24 +140,45 @@ def shape_of(mappings: dict[str, Any]) -> int:
 
 def refuse_newer_shape(index: str, mappings: dict[str, Any]) -> None:
     """Refuse an index written by a newer segql: its documents may lack what this
-    version's queries read, and a count must be exact or an error. Older shapes are read
-    exactly (docs/document.md)."""
+    version's queries read, and a count must be exact or an error. (The indexer writes into
+    an older one: `segql reindex` rebuilds what it wrote before.)"""
     shape = shape_of(mappings)
     if shape > SHAPE:
         raise IndexShapeError(
             f"index {index!r} holds contact documents of shape {shape}, written by a newer "
-            f"segql; this one reads shapes 1 to {SHAPE}: use a newer segql")
+            f"segql; this one reads shape {SHAPE}: use a newer segql")
+
+
+#: The oldest shape a query reads exactly: shapes 1 and 2 wrote a date-only value as
+#: midnight UTC and no anniversary slots (document.py).
+READABLE_SHAPE = 3
+
+
+def refuse_unreadable_shape(index: str, mappings: dict[str, Any],
+                            named: str | None = None) -> None:
+    """Refuse to query an index whose documents are not of the shape this segql reads:
+    a newer one, or one older than READABLE_SHAPE (then: `segql reindex` rebuilds it;
+    `named` is the contact index's name as given, an alias of `index` maybe)."""
+    refuse_newer_shape(index, mappings)
+    shape = shape_of(mappings)
+    if shape < READABLE_SHAPE:
+        raise IndexShapeError(
+            f"index {index!r} holds contact documents of shape {shape}, written by an older "
+            f"segql that stored date-only values as midnight UTC; this one reads shape "
+            f"{SHAPE}: run `segql reindex --index {named or index}` to rebuild them (the contacts "
+            "are kept), then query again")
 
 
 def check_index_shape(es: Elasticsearch, index: str) -> None:
-    """`refuse_newer_shape` for every index `index` names (an alias may name several);
-    nothing when there is none yet."""
+    """`refuse_unreadable_shape` for every index `index` names (an alias may name
+    several); nothing when there is none yet."""
+    # `dynamic` too: an index without `_meta` (shape 1) must still be in the answer
     response = es.options(ignore_status=404).indices.get_mapping(
-        index=index, filter_path="*.mappings._meta")
+        index=index, filter_path=["*.mappings._meta", "*.mappings.dynamic"])
     if response.meta.status == 404:
         return
     for name, body in response.body.items():
-        refuse_newer_shape(name, body.get("mappings", {}))
+        refuse_unreadable_shape(name, body.get("mappings", {}), index)
 
 
 def mark_shape(es: Elasticsearch, index: str) -> None:

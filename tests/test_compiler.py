@@ -51,6 +51,26 @@ def date_range(path: str, **bounds: Any) -> Any:
     return {"range": {path: {**bounds, "format": "epoch_millis"}}}
 
 
+def either(*clauses: Any) -> Any:
+    return {"bool": {"should": list(clauses), "minimum_should_match": 1}}
+
+
+def days(lo: int | None = None, hi: int | None = None) -> Any:
+    """A range over the calendar dates of `signup` (day numbers yyyymmdd)."""
+    bounds = {"gte": lo, "lte": hi}
+    return {"range": {"fields.signup.c": {k: v for k, v in bounds.items() if v is not None}}}
+
+
+def dated(calendar_dates: Any, **bounds: Any) -> Any:
+    """A date condition on `signup`: its instants in `bounds`, or its calendar dates in
+    the days whose start is (LANGUAGE.md §3.6)."""
+    return either(date_range("fields.signup.d", **bounds), calendar_dates)
+
+
+SIGNUP_EXISTS = either({"exists": {"field": "fields.signup.d"}},
+                       {"exists": {"field": "fields.signup.c"}})
+
+
 def all_of(*clauses: Any) -> Any:
     return clauses[0] if len(clauses) == 1 else {"bool": {"filter": list(clauses)}}
 
@@ -106,28 +126,28 @@ COMPILES = [
     ("age has_value", {"exists": {"field": "fields.age.n"}}),
     ("age has_no_value", not_({"exists": {"field": "fields.age.n"}})),
     # date (Europe/Warsaw; the day of 2025-03-30 has 23 hours)
-    ('signup on "2025-03-30"',
-     date_range("fields.signup.d", gte=TODAY, lt=TOMORROW)),
-    ('signup equals "2025-03-30"',
-     date_range("fields.signup.d", gte=TODAY, lt=TOMORROW)),
+    ('signup on "2025-03-30"', dated(days(20250330, 20250330), gte=TODAY, lt=TOMORROW)),
+    ('signup equals "2025-03-30"', dated(days(20250330, 20250330), gte=TODAY, lt=TOMORROW)),
     ('signup not_on "2025-03-30"',
-     not_(date_range("fields.signup.d", gte=TODAY, lt=TOMORROW))),
-    ("signup on today", date_range("fields.signup.d", gte=TODAY, lt=TOMORROW)),
-    ('signup before "2025-03-30"', date_range("fields.signup.d", lt=TODAY)),
-    ('signup after "2025-03-30"', date_range("fields.signup.d", gte=TOMORROW)),
+     not_(dated(days(20250330, 20250330), gte=TODAY, lt=TOMORROW))),
+    ("signup on today", dated(days(20250330, 20250330), gte=TODAY, lt=TOMORROW)),
+    ('signup before "2025-03-30"', dated(days(hi=20250329), lt=TODAY)),
+    ('signup after "2025-03-30"', dated(days(lo=20250331), gte=TOMORROW)),
+    # a calendar date is in when its day's start is: Mar 30 begins before 12:00Z
     ('signup before "2025-03-30T12:00:00Z"',
-     date_range("fields.signup.d", lt=ms("2025-03-30T12:00:00+00:00"))),
+     dated(days(hi=20250330), lt=ms("2025-03-30T12:00:00+00:00"))),
     ('signup after "2025-03-30T12:00:00+02:00"',
-     date_range("fields.signup.d", gt=ms("2025-03-30T10:00:00+00:00"))),
+     dated(days(lo=20250331), gt=ms("2025-03-30T10:00:00+00:00"))),
     ('signup between "2025-03-29" and "2025-03-30"',
-     date_range("fields.signup.d", gte=ms("2025-03-29T00:00:00+01:00"), lt=TOMORROW)),
+     dated(days(20250329, 20250330), gte=ms("2025-03-29T00:00:00+01:00"), lt=TOMORROW)),
     ("signup between today-1d and now",
-     date_range("fields.signup.d", gte=ms("2025-03-29T00:00:00+01:00"), lte=NOW_MS)),
+     dated(days(20250329, 20250330), gte=ms("2025-03-29T00:00:00+01:00"), lte=NOW_MS)),
     ("signup within 1d",
-     date_range("fields.signup.d", gte=ms("2025-03-29T03:30:00+01:00"), lte=NOW_MS)),
-    ("signup within 2h", date_range("fields.signup.d", gte=NOW_MS - 7_200_000, lte=NOW_MS)),
-    ("signup has_value", {"exists": {"field": "fields.signup.d"}}),
-    ("signup has_no_value", not_({"exists": {"field": "fields.signup.d"}})),
+     dated(days(20250330, 20250330), gte=ms("2025-03-29T03:30:00+01:00"), lte=NOW_MS)),
+    # no day begins in the last two hours (today began at 00:00, 2.5 hours ago): none
+    ("signup within 2h", dated(days(1, 0), gte=NOW_MS - 7_200_000, lte=NOW_MS)),
+    ("signup has_value", SIGNUP_EXISTS),
+    ("signup has_no_value", not_(SIGNUP_EXISTS)),
     # boolean
     ("vip is_true", {"term": {"fields.vip.b": True}}),
     ("vip is_false", {"term": {"fields.vip.b": False}}),
@@ -165,9 +185,11 @@ COMPILES = [
     ("event Purchase where (value has_value) occurred",
      nested("events", PURCHASE, {"prefix": {"events.pn": "value\x00"}})),
     ('event "Purchase" where (at before "1970-01-02") occurred',
-     nested("events", PURCHASE, {"range": {"events.pd": {
-         "gte": "at\x00",
-         "lt": "at\x00" + f"{ms('1970-01-02T00:00:00+01:00') + (1 << 63):016x}"}}})),
+     {"nested": {"path": "events", "query": {"bool": {
+         "filter": [PURCHASE], "minimum_should_match": 1, "should": [
+             {"range": {"events.pd": {"gte": "at\x00", "lt": "at\x00" + (
+                 f"{ms('1970-01-02T00:00:00+01:00') + (1 << 63):016x}")}}},
+             {"range": {"events.pc": {"gte": "at\x00", "lte": "at\x0019700101"}}}]}}}}),
     ('visit where (url contains "/p/" and campaign ends_with "X") occurred',
      nested("visits", {"bool": {"filter": [
          {"wildcard": {"visits.pf": {"value": "url\x00*/p/*"}}},
@@ -231,6 +253,16 @@ CHECK_ERRORS = [
     ("event Purchase occurred between now and now-1d", "E_BETWEEN_ORDER", 1, 25),
     ("event Purchase occurred within today", "E_UNEXPECTED_TOKEN", 1, 32),
     ('in_segment "Nope"', "E_UNKNOWN_SEGMENT", 1, 1),
+    # anniversaries (LANGUAGE.md §3.9): date fields, whole days, contact fields only
+    ("signup anniversary in 1mo", "E_DURATION_UNIT", 1, 23),
+    ("signup anniversary in 36h", "E_DURATION_UNIT", 1, 23),
+    ("title anniversary today", "E_TYPE", 1, 1),
+    ("age anniversary in 7d", "E_TYPE", 1, 1),
+    ("signup anniversary now", "E_UNKNOWN_OPERATOR", 1, 1),
+    ("signup anniversary today 3", "E_UNEXPECTED_VALUE", 1, 26),
+    ("signup anniversary in", "E_MISSING_VALUE", 1, 1),
+    ('signup anniversary in "7d"', "E_OPERAND_TYPE", 1, 23),
+    ("event Purchase where (at anniversary today) occurred", "E_TYPE", 1, 23),
 ]
 
 
@@ -250,6 +282,11 @@ def test_hints() -> None:
         return caught.value.diagnostics[0].hint
 
     assert hint('citty = "x"') == "did you mean `city`?"
+    assert hint("signup anniversary in 1mo") == "use days or weeks, e.g. `signup anniversary in 7d`"
+    assert hint('signup anniversary in "7d"') == ("a number of days or weeks goes without "
+                                                  "quotes, e.g. `signup anniversary in 7d`")
+    assert hint("signup anniversary now") == ("write `signup anniversary today` or "
+                                              "`signup anniversary in 7d`")
     assert hint("event MailOpn occurred") == "did you mean `MailOpen`?"
     assert hint('city > "x"') is not None and "starts_with" in hint('city > "x"')  # type: ignore[operator]
 

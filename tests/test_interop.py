@@ -291,7 +291,9 @@ def test_fields_config_fields() -> None:
                 ("notNull", "has value"), ("null", "has no value"),
                 ("notBetween", "not between")]),
     ("date", [("on", "on"), ("not_on", "not on"), ("<", "before"), (">", "after"),
-              ("between", "between"), ("within", "within"), ("notNull", "has value"),
+              ("between", "between"), ("within", "within"),
+              ("anniversary_today", "anniversary today"), ("anniversary_in", "anniversary in"),
+              ("notNull", "has value"),
               ("null", "has no value"), ("notBetween", "not between")]),
     ("boolean", [("is_true", "is true"), ("is_false", "is false"), ("notNull", "has value"),
                  ("null", "has no value")]),
@@ -300,13 +302,14 @@ def test_fields_config_operators(type_: FieldType, expected: list[tuple[str, str
     operators = rqb.operators_config(type_)
     assert [(o["name"], o["label"]) for o in operators] == expected
     unary = [o["name"] for o in operators if o.get("arity") == "unary"]
-    assert unary == [n for n, _ in expected if n in ("null", "notNull", "is_true", "is_false")]
+    assert unary == [n for n, _ in expected
+                     if n in ("null", "notNull", "is_true", "is_false", "anniversary_today")]
 
 
 _SAMPLE: dict[str | None, Any] = {
     "text": "x", "texts": ["x", "y"], "number": "1", "numbers": [1, 2],
     "number_pair": [1, 2], "date": "2025-01-01", "date_pair": ["2025-01-01", "now"],
-    "duration": "7d", None: None,
+    "duration": "7d", "days": "7d", None: None,
 }
 
 

@@ -214,7 +214,8 @@ def test_several_problems_at_once() -> None:
         ("/items/0", "a field condition needs `field`",
          "its members: `type`, `field`, `op`, `value`, `upper`, `span`"),
         ("/items/0/value", "`value` is not allowed here",
-         "has_value, has_no_value, is_true and is_false take no `value` and no `upper`"),
+         "has_value, has_no_value, is_true, is_false and anniversary_today take no `value` and "
+         "no `upper`"),
         ("/items/1/count/op", '"most" is not a count operator',
          "one of: at_least, at_most, exactly"),
         ("/items/1/name", "`name` is not allowed here", "a visit has no `name`"),

@@ -133,8 +133,8 @@ def test_document_slots() -> None:
         "city": {"f": ["łódź"], "r": ["źdół"]},
         "age": {"n": [31.0]},
         "vip": {"b": [False]},
-        "signup": {"f": ["2024-05-01"], "r": ["10-50-4202"],
-                   "d": ["2024-05-01T00:00:00.000Z"]},
+        # a date-only value is a calendar date (yyyymmdd) and its month-day (issue 16)
+        "signup": {"f": ["2024-05-01"], "r": ["10-50-4202"], "c": [20240501], "m": [501]},
         "tags": {"f": ["b2b"], "r": ["b2b"]},
         "~6d79206669656c64": {"f": ["x"], "r": ["x"]},
         # computed for every contact: sha256("c1")[:8] big-endian % 10000
@@ -145,6 +145,17 @@ def test_document_slots() -> None:
     assert e1 == {"id": "e1", "ts": "2025-01-01T10:00:00.000Z", "name": "MailOpen",
                   "props": {"campaign": "Spring", "value": 12.5},
                   "pf": ["campaign\x00spring"], "pn": ["value\x00c029000000000000"]}
+    assert "anniv" not in doc  # no instant in any field
+
+
+def test_instants_get_an_anniversary_point() -> None:
+    store, _ = fold_records(lines(contact(fields={
+        "seen": ["2024-02-29T23:30:00+01:00", "0001-06-01T00:00:00Z", "1990-05-01"]})))
+    doc = contact_document(store.contacts[("acme", "c1")])
+    assert doc["fields"]["seen"]["c"] == [19900501]
+    # UTC 2024-02-29T22:30: a leap year, day 59 of it; year 1 has none (LANGUAGE.md §3.9)
+    assert doc["anniv"] == [{"k": "seen", "y": 2024, "l": True,
+                             "p": 59 * 86_400_000 + (22 * 60 + 30) * 60_000}]
 
 
 def test_a_document_gives_back_its_contact() -> None:

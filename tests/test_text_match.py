@@ -183,18 +183,24 @@ def test_raw_values_are_kept_for_every_channel() -> None:
 def test_a_new_index_declares_its_shape(es: Elasticsearch, index_name: str) -> None:
     assert ensure_index(es, index_name)
     mappings = es.indices.get_mapping(index=index_name)[index_name]["mappings"]
-    assert mappings["_meta"] == {SHAPE_META: SHAPE} and shape_of(mappings) == SHAPE == 2
+    assert mappings["_meta"] == {SHAPE_META: SHAPE} and shape_of(mappings) == SHAPE == 3
     check_index_shape(es, index_name)
     assert not ensure_index(es, index_name)
 
 
-def test_an_older_index_is_read_and_can_be_marked(es: Elasticsearch,
-                                                  indices: dict[str, str]) -> None:
+def test_an_older_index_is_refused_and_can_be_marked(es: Elasticsearch,
+                                                     indices: dict[str, str]) -> None:
+    """Shapes 1 and 2 stored date-only values as midnight UTC (issue 16): a reader refuses
+    them and names `segql reindex` (text matching on them is still exact: the table above
+    reads the shape-1 index directly). Marking is what a rewrite in place ends with."""
     index = indices["shape1"]
     assert shape_of(es.indices.get_mapping(index=index)[index]["mappings"]) == 1
-    check_index_shape(es, index)  # no error: shape 1 is read exactly (test_text_match)
+    with pytest.raises(IndexShapeError) as raised:
+        check_index_shape(es, index)
+    assert "shape 1" in str(raised.value) and "segql reindex" in str(raised.value)
     mark_shape(es, index)
     assert shape_of(es.indices.get_mapping(index=index)[index]["mappings"]) == SHAPE
+    check_index_shape(es, index)
 
 
 def test_shape_of_reads_only_a_whole_number() -> None:

@@ -46,13 +46,16 @@ from segql.indexer.records import VISIT_ATTRIBUTES
 from segql.values import SUFFIX_CHARS, epoch_millis, parse_instant
 
 ACCOUNTS = ("acme", "other")
-ZONES = ("UTC", "Europe/Warsaw", "America/New_York", "Asia/Kolkata")
-#: Evaluation instants: a DST change in Warsaw, midnight in several zones, the year's end.
+ZONES = ("UTC", "Europe/Warsaw", "America/New_York", "Asia/Kolkata", "Pacific/Kiritimati")
+#: Evaluation instants: a DST change in Warsaw, midnight in several zones, the year's end,
+#: Feb 28 near midnight in a year that is not a leap year and in one that is.
 NOWS = (
     "2025-03-30T01:30:00Z",
     "2025-10-26T00:30:00Z",
     "2025-06-15T22:30:00Z",
     "2025-12-31T23:30:00Z",
+    "2027-02-28T10:30:00Z",
+    "2028-02-28T23:30:00Z",
 )
 
 
@@ -206,6 +209,9 @@ DATE_ONLY = (
     "2025-03-30", "2025-03-29", "2025-03-31", "2025-10-26", "2025-10-25", "2025-10-27",
     "2025-06-15", "2025-06-16", "2025-06-14", "2025-12-31", "2026-01-01", "2024-02-29",
     "1970-01-01", "1969-12-31", "2000-01-01", "1990-05-17", "2025-01-31", "2025-02-28",
+    # anniversaries: Feb 29 and its neighbours in leap and other years, the year's end
+    "2000-02-29", "1996-02-29", "2023-02-28", "2023-03-01", "1999-12-31", "1988-01-01",
+    "1990-06-16", "1985-01-05", "2001-03-01", "1980-02-28", "2027-02-28", "2028-02-29",
 )
 BAD_DATES = (
     "2025-02-30", "2025-13-01", "not a date", "31.12.2025", "2025-1-1",
@@ -232,6 +238,11 @@ def _anchors() -> tuple[int, ...]:
         "2025-03-30T00:59:59.999Z", "2025-03-30T01:00:00Z", "2025-10-26T01:00:00Z",
         "2025-10-26T00:59:59.999Z", "2025-06-15T23:59:59.999+02:00", "2025-01-01T00:00:00Z",
         "1969-12-31T23:59:59.999Z", "1970-01-01T00:00:00Z", "2000-02-29T12:00:00Z",
+        # anniversaries of instants: near midnight in some zone, Feb 29, the year's end
+        "2024-02-29T23:30:00Z", "2024-02-29T00:30:00Z", "2024-02-28T10:00:00Z",
+        "2023-12-31T23:59:59.999Z", "2024-01-01T00:00:00Z", "1990-06-15T03:59:59.999Z",
+        "1990-06-15T04:00:00Z", "1990-06-15T10:00:00Z", "1992-02-29T10:30:00Z",
+        "2020-03-01T04:30:00Z", "2019-12-31T10:00:00Z", "2021-02-28T23:59:59.999Z",
     ]
     found = {instant_ms(t) for t in fixed}
     for now in NOWS:
@@ -650,7 +661,10 @@ _TEXT_OPS = ("equals", "=", "not_equals", "!=", "starts_with", "ends_with", "con
 _NUMBER_OPS = ("=", "!=", ">", ">=", "<", "<=", "between", "in", "not_in", "has_value",
                "has_no_value", "equals", "not_equals")
 _DATE_OPS = ("on", "equals", "not_on", "not_equals", "before", "after", "between", "within",
-             "has_value", "has_no_value")
+             "has_value", "has_no_value", "anniversary today", "anniversary in",
+             "anniversary today", "anniversary in")
+#: Anniversary windows (whole days: d or w).
+_ANNIVERSARY_DURATIONS = ("0d", "1d", "2d", "7d", "1w", "2w", "30d", "60d", "365d", "400d")
 _BOOLEAN_OPS = ("is_true", "is_false", "has_value", "has_no_value")
 _OPS: dict[str, tuple[str, ...]] = {"text": _TEXT_OPS, "number": _NUMBER_OPS,
                                     "date": _DATE_OPS, "boolean": _BOOLEAN_OPS}
@@ -750,9 +764,13 @@ class ExprGen:
         field = rng.choice(sorted(fields))
         type_ = fields[field]
         op = rng.choice(_OPS[type_])
+        while op.startswith("anniversary") and self.scope != "field":  # contact fields only
+            op = rng.choice(_OPS[type_])
         head = f"{self.name(field)} {op if not op[0].isalpha() else self.kw(op)}"
-        if op in ("has_value", "has_no_value", "is_true", "is_false"):
+        if op in ("has_value", "has_no_value", "is_true", "is_false", "anniversary today"):
             return Leaf(head)
+        if op == "anniversary in":
+            return Leaf(f"{head} {rng.choice(_ANNIVERSARY_DURATIONS)}")
         key = f"{self.scope}:{field}"
         if type_ == "text":
             if op in ("in", "not_in"):
