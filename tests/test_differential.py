@@ -10,9 +10,8 @@ no value can change the structure of a compiled query.
 
 from __future__ import annotations
 
-import os
-
 import json
+import os
 import random
 import time
 import unicodedata
