@@ -8,11 +8,10 @@ Elasticsearch and no network: the records are folded in memory and the evaluator
 The package's internals are being moved, so everything this file needs from segql goes
 through `evaluate` below (and the `Catalog` it takes); repoint only that when they move.
 
-Left out on purpose (LANGUAGE.md rules that segql does not implement yet; a later issue):
-stored date-only values as calendar dates in the evaluation zone (§3.6, last part: every
-date-only *stored* value here is read in UTC, where both readings agree), `anniversary`
-(§3.9), `bucket` and the consent statuses `email_status`/`sms_status`/`push_status`
-(§3, §8).
+The rules issue 16 added have tables of their own, run on the evaluator and Elasticsearch:
+calendar dates in the evaluation zone and `anniversary` (§3.6, §3.9) in
+tests/test_dates_table.py, `bucket` and the consent statuses (§3, §8) in
+tests/test_consent.py.
 """
 
 from __future__ import annotations
