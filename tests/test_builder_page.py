@@ -97,15 +97,17 @@ def test_show_lists_the_members_segql_export_gives(page: Page, demo_site: Site) 
     expected = {tuple(line.split(",", 1)) for line in csv_rows}
     Select(page.field("Addresses", panel)).select_by_visible_text("email")
     rows: set[tuple[str, ...]] = set()
+    number = 1  # a page has 20 contacts, but fewer rows when consent leaves some out
     while True:
         page.wait_text(lambda: page.find("status", None, panel),
-                       lambda text: text.startswith(f"Page {len(rows) // 20 + 1}:"))
+                       lambda text: text.startswith(f"Page {number}:"))  # noqa: B023
         for tr in panel.find_elements("xpath", ".//tbody/tr"):
             rows.add(tuple(td.text for td in tr.find_elements("css selector", "td")))
         following = page.find("button", f"Next page of {name}", panel)
         if not following.is_enabled():
             break
         following.click()
+        number += 1
     assert rows == expected
     page.click("button", f"Show members of {name}")  # Hide: same control, expanded
     assert not page.all("region", f"Members of {name}")

@@ -339,8 +339,10 @@ def _pit_holder(cluster: LocalCluster, client: Elasticsearch) -> int:
                                filter_path="nodes.*.name,nodes.*.indices.search")
     holders = [_node_of(cluster, node["name"]) for node in stats["nodes"].values()
                if node["indices"]["search"]["open_contexts"] > 0]
-    assert len(holders) == 1, f"the export's snapshot is open on nodes {holders}"
-    return holders[0]
+    # an account spreads over `routing_partition_size` shards (docs/scaling.md), so its
+    # snapshot may be open on more than one node: losing any of them loses a shard of it
+    assert holders, "the export's snapshot is open on no node"
+    return min(holders)
 
 
 def test_kill_9_of_the_snapshot_node_during_export_never_gives_a_short_list(

@@ -287,7 +287,8 @@ COUNTED = [  # text → clauses of its whole query (the account's term included)
     ('city ends_with "a"', 2),
     ("city has_value", 2),
     ("age between 1 and 5", 3),  # points and doc values
-    ('created_at after "2024-01-01"', 3),
+    # the instant slot and the calendar-date slot (issue 16), each range points + doc values
+    ('created_at after "2024-01-01"', 5),
     ("event Buy occurred", 2),
     ("event Buy occurred within 30d", 4),
     ('event Buy where (sku = "x") occurred', 3),
