@@ -180,7 +180,7 @@ def loaded(es: Elasticsearch) -> Iterator[str]:
         yield name
     finally:
         for found in es.indices.get(index=f"{name}*", allow_no_indices=True):
-            es.options(ignore_status=404).indices.delete(index=found)
+            admin(es).options(ignore_status=404).indices.delete(index=found)
 
 
 @pytest.mark.parametrize(("text", "zone", "now", "expected"), [r[1:] for r in ROWS],
