@@ -56,13 +56,7 @@ def test_the_readme_example_built_by_clicking_then_edited_as_text(
         # from the list, by clicking only: a new segment, two conditions from the catalog
         page.open()
         page.click("link", "New segment", page.find("main"))
-        page.click("button", "Add segment")
-        page.choose("Field of condition 1 in Segment 1", "city")
-        page.choose("Operator of condition 1 in Segment 1", "starts_with")
-        page.retype("Value of condition 1 in Segment 1", "War")
-        page.click("button", "Add a condition to Segment 1")
-        page.choose("Data type of condition 2 in Segment 1", "event")
-        page.choose("Event of condition 2 in Segment 1", "MailOpen")
+        page.click_war_openers()
         page.wait(lambda: segment_text(page) == EXAMPLE or None, 15, "the text of the build")
         assert live_count(page) == expected
         page.field("Name").send_keys(NAME)

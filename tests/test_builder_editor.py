@@ -54,14 +54,8 @@ BUILT = ('all(\n  city starts_with "War",\n  event MailOpen occurred within 90d,
 def test_a_segment_built_by_clicking_has_the_count_and_members_of_its_text(
         page: Page, demo_site: Site) -> None:
     open_new(page)
-    page.click("button", "Add segment")
     # Segment 1: a text condition, an event with a window, a sub-segment of two
-    page.choose("Field of condition 1 in Segment 1", "city")
-    page.choose("Operator of condition 1 in Segment 1", "starts_with")
-    page.retype("Value of condition 1 in Segment 1", "War")
-    page.click("button", "Add a condition to Segment 1")
-    page.choose("Data type of condition 2 in Segment 1", "event")
-    page.choose("Event of condition 2 in Segment 1", "MailOpen")
+    page.click_war_openers()
     page.choose("Window of condition 2 in Segment 1", "within")
     page.retype("Period of condition 2 in Segment 1", "90")
     page.choose("Unit of period of condition 2 in Segment 1", "d")

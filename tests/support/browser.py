@@ -222,6 +222,17 @@ class Page:
         element.clear()
         element.send_keys(text)
 
+
+    def click_war_openers(self) -> None:
+        """In an open editor, by clicking only: Segment 1 with `city starts_with "War"` and
+        `event MailOpen occurred` (the README's first example; tests add to it)."""
+        self.click("button", "Add segment")
+        self.choose("Field of condition 1 in Segment 1", "city")
+        self.choose("Operator of condition 1 in Segment 1", "starts_with")
+        self.retype("Value of condition 1 in Segment 1", "War")
+        self.click("button", "Add a condition to Segment 1")
+        self.choose("Data type of condition 2 in Segment 1", "event")
+        self.choose("Event of condition 2 in Segment 1", "MailOpen")
     def row(self, name: str) -> WebElement:
         """The segment list's row of the saved segment `name` (its row header)."""
         def found() -> WebElement | None:
