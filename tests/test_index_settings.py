@@ -1,7 +1,11 @@
 """Shards and replicas of the indices segql creates (stores/index_settings.py): the values
 an option or the environment may give, their precedence, the settings they become, and —
 on the test node, a single node — that the defaults leave it green with 0 replicas while
-asking for one more as soon as a second node joins (auto_expand_replicas 0-1)."""
+asking for one more as soon as a second node joins (auto_expand_replicas 0-1).
+
+`segql index` runs with the test's credentials (the write key in CI's API-key run: its
+`view_index_metadata` reads the settings, its cluster `monitor` the health); deleting the
+indices afterwards is housekeeping (`admin`, tests/support/housekeeping.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from typing import Any
 
 import pytest
 from elasticsearch import Elasticsearch
+from housekeeping import admin
 
 from segql import sample
 from segql.errors import InputError
@@ -114,8 +119,8 @@ def test_defaults_on_one_node_are_green_with_no_replica(
             health = es.cluster.health(index=index, wait_for_status="green", timeout="30s")
             assert health["status"] == "green"
     finally:
-        es.options(ignore_status=404).indices.delete(index=",".join(indices[1:]),
-                                                     ignore_unavailable=True)
+        admin(es).options(ignore_status=404).indices.delete(index=",".join(indices[1:]),
+                                                            ignore_unavailable=True)
 
 
 @pytest.mark.es
@@ -143,6 +148,6 @@ def test_index_options_make_the_index_and_bad_ones_exit_2(
             assert (found["number_of_shards"], found["number_of_replicas"],
                     found.get("auto_expand_replicas", "false")) == (shards, "0", "false")
     finally:
-        es.options(ignore_status=404).indices.delete(
+        admin(es).options(ignore_status=404).indices.delete(
             index=f"{catalog_index_name(index_name)},{checkpoint_index_name(index_name)}",
             ignore_unavailable=True)

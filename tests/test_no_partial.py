@@ -13,6 +13,13 @@
   node would lose it) renews it and resumes after the last contact given: every member
   exactly once, in contact id order, with and without slices; past the renewal limit it
   fails instead.
+
+Everything segql does runs with the test's credentials (in CI's API-key run, a key of the
+write role: it creates and loads the two-shard index itself). Staging the lost shard and
+the lost snapshot is not something segql does and needs index administration the write
+role lacks by design (write block, clone, allocation filtering, `_cat/shards`, deleting
+indices, closing another's point in time): it runs through the housekeeping client
+(`admin`, tests/support/housekeeping.py: the node's superuser there, else `es`).
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from pathlib import Path
 import httpx
 import pytest
 from elasticsearch import Elasticsearch
+from housekeeping import admin
 
 from segql import api
 from segql.compiler.context import Context
@@ -120,10 +128,10 @@ def _contacts(account: str, n: int) -> list[Contact]:
             for i in range(n)]
 
 
-def _routed_to(es: Elasticsearch, index: str, shard: int) -> str:
+def _routed_to(keeper: Elasticsearch, index: str, shard: int) -> str:
     for i in range(1000):
         account = f"acct{i}"
-        groups = es.search_shards(index=index, routing=account)["shards"]
+        groups = keeper.search_shards(index=index, routing=account)["shards"]
         if groups and groups[0][0]["shard"] == shard:
             return account
     raise AssertionError(f"no account routed to shard {shard}")
@@ -140,27 +148,29 @@ class Split:
 def split(es: Elasticsearch) -> Iterator[Split]:
     source = f"segql-test-split-{uuid.uuid4().hex[:8]}"
     index = f"segql-test-red-{uuid.uuid4().hex[:8]}"
-    create_index_once(es, source, index_body(2, 0))
-    accounts = [_routed_to(es, source, 0), _routed_to(es, source, 1)]
-    n = 120
-    load(es, source, [r for a in accounts for r in _records(a, n)])
+    keeper = admin(es)
+    create_index_once(es, source, index_body(2, 0))  # segql's own: with the test's key
     try:
+        accounts = [_routed_to(keeper, source, 0), _routed_to(keeper, source, 1)]
+        n = 120
+        load(es, source, [r for a in accounts for r in _records(a, n)])
         for name, target in ((source, index), (f"{source}-catalog", f"{index}-catalog")):
-            es.indices.put_settings(index=name, settings={"index.blocks.write": True})
+            keeper.indices.put_settings(index=name, settings={"index.blocks.write": True})
             limit = {"index.routing.allocation.total_shards_per_node": 1} \
                 if name == source else {}
-            es.indices.clone(index=name, target=target, wait_for_active_shards="0",
-                             settings={"index.number_of_replicas": 0,
-                                       "index.blocks.write": None, **limit})
-        es.cluster.health(index=f"{index}-catalog", wait_for_status="green", timeout="60s")
-        es.cluster.health(index=index, wait_for_active_shards=1, timeout="60s")
-        shards = es.cat.shards(index=index, format="json")
+            keeper.indices.clone(index=name, target=target, wait_for_active_shards="0",
+                                 settings={"index.number_of_replicas": 0,
+                                           "index.blocks.write": None, **limit})
+        keeper.cluster.health(index=f"{index}-catalog", wait_for_status="green",
+                              timeout="60s")
+        keeper.cluster.health(index=index, wait_for_active_shards=1, timeout="60s")
+        shards = keeper.cat.shards(index=index, format="json")
         live = {int(s["shard"]) for s in shards if s["state"] == "STARTED"}
         assert len(shards) == 2 and len(live) == 1, shards
         (up,) = live
         yield Split(index, accounts[up], accounts[1 - up], n)
     finally:
-        es.options(ignore_status=404).indices.delete(index=",".join(
+        keeper.options(ignore_status=404).indices.delete(index=",".join(
             f"{name}{suffix}" for name in (source, index) for suffix in ("", "-catalog")),
             ignore_unavailable=True)
 
@@ -294,7 +304,7 @@ def test_http_count_and_export_of_a_missing_shard_are_problems(
                 assert [r["contact_id"] for r in lines[:-1]] == _expected(split, split.live)
                 assert lines[-1]["complete"] is True and lines[-1]["renewed"] == 0
         finally:
-            es.options(ignore_status=404).indices.delete(index=f"{split.index}-tokens")
+            admin(es).options(ignore_status=404).indices.delete(index=f"{split.index}-tokens")
 
 
 # --- a snapshot lost mid-export is renewed --------------------------------------------------
@@ -304,15 +314,15 @@ def plain(es: Elasticsearch) -> Iterator[str]:
     index = f"segql-test-renew-{uuid.uuid4().hex[:8]}"
     load(es, index, _records("renew", 900))
     yield index
-    es.options(ignore_status=404).indices.delete(index=f"{index},{index}-catalog",
-                                                 ignore_unavailable=True)
+    admin(es).options(ignore_status=404).indices.delete(index=f"{index},{index}-catalog",
+                                                        ignore_unavailable=True)
 
 
 def _lose_snapshot(es: Elasticsearch, rows: api.Export) -> int:
     """Close the export's point in time under it, as a dead node loses it; 1 if it was
     open (not already lost, waiting for the next page to notice), else 0."""
     assert rows.snapshot is not None
-    reply = es.options(ignore_status=404).close_point_in_time(id=rows.snapshot)
+    reply = admin(es).options(ignore_status=404).close_point_in_time(id=rows.snapshot)
     return 1 if reply.get("succeeded") else 0
 
 
@@ -395,7 +405,7 @@ def test_http_export_failing_mid_stream_ends_with_an_error_line_and_is_cut(
             try:
                 for line in reply.iter_lines():
                     if not lines:  # the contact index goes away under the export
-                        es.indices.delete(index=index)
+                        admin(es).indices.delete(index=index)
                     lines.append(line)
             except httpx.RemoteProtocolError:
                 cut = True
