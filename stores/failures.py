@@ -24,7 +24,7 @@ import http.client
 import re
 import socket
 import ssl
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar
 
 from elastic_transport import NodeConfig
@@ -75,10 +75,14 @@ _PLAIN_TEXT = ("WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "UNKNOWN_PROTOCOL
 
 class ClusterError(SegqlError):
     """Elasticsearch could not be used (exit 1). `url` is the cluster without credentials
-    (None when unknown: `located` fills it in); `status` its HTTP answer, if any."""
+    (None when unknown: `located` fills it in); `status` its HTTP answer, if any.
+
+    Each kind's message is its `wording` (the classes below make one table of them),
+    filled in with the `_PIECES` it names by the one builder, `sentence`."""
 
     exit_code = 1
     kind: ClassVar[str] = "failed"
+    wording: ClassVar[str] = "{where} failed ({detail})"
 
     def __init__(self, detail: str = "", *, url: str | None = None,
                  status: int | None = None, index: str | None = None,
@@ -98,110 +102,102 @@ class ClusterError(SegqlError):
         return f"Elasticsearch at {self.url}" if self.url else "Elasticsearch"
 
     def sentence(self) -> str:
-        return f"{self.where} failed ({self.detail})"
+        return self.wording.format(**{name: piece(self) for name, piece in _PIECES.items()})
 
     def __str__(self) -> str:
         return self.sentence()
 
 
+#: The pieces a wording may name, each from the error: `{where}` the cluster, `{detail}`
+#: what failed, and the optional parts each kind words in its own way.
+_PIECES: dict[str, Callable[[ClusterError], str]] = {
+    "where": lambda e: e.where,
+    "detail": lambda e: e.detail,
+    "connection": lambda e: e.detail or "the connection failed",
+    "index": lambda e: f"`{e.index}`" if e.index else "of that name",
+    "status": lambda e: f"{e.status}: " if e.status else "",
+    "because": lambda e: f": {e.detail}" if e.detail else "",
+    "aside": lambda e: _aside(e.detail),
+    "why": lambda e: _aside(": ".join(str(part) for part in (e.status, e.detail) if part)),
+    "within": lambda e: f"within {e.timeout:g} s " if e.timeout else "in time ",
+    "server": lambda e: f"the server at {e.url}" if e.url else "the server",
+}
+
+
+def _aside(text: str) -> str:
+    return f" ({text})" if text else ""
+
+
 class UnreachableError(ClusterError):
     kind = "unreachable"
-
-    def sentence(self) -> str:
-        return (f"cannot reach {self.where} ({self.detail or 'the connection failed'}): "
-                "start it with `segql es up` or set ELASTICSEARCH_URL")
+    wording = ("cannot reach {where} ({connection}): start it with `segql es up` or set "
+               "ELASTICSEARCH_URL")
 
 
 class NoClusterError(UnreachableError, builtins.ConnectionError):
     """No cluster is configured or running; the message says how to get one (exit 1)."""
 
-    def sentence(self) -> str:
-        return self.detail
+    wording = "{detail}"
 
 
 class TlsFailedError(ClusterError):
     kind = "tls"
-
-    def sentence(self) -> str:
-        return f"the TLS handshake with {self.where} failed: {self.detail}"
+    wording = "the TLS handshake with {where} failed: {detail}"
 
 
 class PlainToTlsError(TlsFailedError):
     """Plain HTTP sent to what seems to be a TLS port: no handshake was even tried."""
 
-    def sentence(self) -> str:
-        return f"{self.where} {self.detail}: use an https:// URL (ELASTICSEARCH_CA_CERTS " \
-            "names its CA)"
+    wording = ("{where} {detail}: use an https:// URL (ELASTICSEARCH_CA_CERTS names its "
+               "CA)")
 
 
 class CredentialsError(ClusterError):
     kind = "authentication"
-
-    def sentence(self) -> str:
-        return (f"{self.where} refused the credentials (401): check ELASTICSEARCH_API_KEY "
-                "or ELASTICSEARCH_USERNAME/ELASTICSEARCH_PASSWORD")
+    wording = ("{where} refused the credentials (401): check ELASTICSEARCH_API_KEY or "
+               "ELASTICSEARCH_USERNAME/ELASTICSEARCH_PASSWORD")
 
 
 class ForbiddenError(ClusterError):
     kind = "forbidden"
-
-    def sentence(self) -> str:
-        return (f"{self.where} does not allow these credentials {self.detail} (403): use a "
-                "user or API key with segql's read or write role (docs/security.md)")
+    wording = ("{where} does not allow these credentials {detail} (403): use a user or API "
+               "key with segql's read or write role (docs/security.md)")
 
 
 class MissingIndexError(ClusterError):
     kind = "unknown-index"
-
-    def sentence(self) -> str:
-        index = f"`{self.index}`" if self.index else "of that name"
-        return (f"no index {index} on {self.where}: load contacts with `segql index` or "
-                "choose another --index")
+    wording = ("no index {index} on {where}: load contacts with `segql index` or choose "
+               "another --index")
 
 
 class RejectedError(ClusterError):
     kind = "rejected"
-
-    def sentence(self) -> str:
-        status = f"{self.status}: " if self.status else ""
-        return f"{self.where} rejected the request ({status}{self.detail})"
+    wording = "{where} rejected the request ({status}{detail})"
 
 
 class OverloadedError(ClusterError):
     kind = "overloaded"
-
-    def sentence(self) -> str:
-        why = f": {self.detail}" if self.detail else ""
-        return f"{self.where} is overloaded (429{why}): retry later"
+    wording = "{where} is overloaded (429{because}): retry later"
 
 
 class NoAnswerError(ClusterError):
     kind = "timeout"
-
-    def sentence(self) -> str:
-        within = f"within {self.timeout:g} s " if self.timeout else "in time "
-        return (f"{self.where} did not answer {within}(SEGQL_TIMEOUT): retry later, or "
-                "raise SEGQL_TIMEOUT if the cluster is busy")
+    wording = ("{where} did not answer {within}(SEGQL_TIMEOUT): retry later, or raise "
+               "SEGQL_TIMEOUT if the cluster is busy")
 
 
 class ServerFailedError(ClusterError):
     kind = "server-error"
-
-    def sentence(self) -> str:
-        why = ": ".join(str(part) for part in (self.status, self.detail) if part)
-        return (f"{self.where} failed{f' ({why})' if why else ''}: check its health with "
-                "`segql es status` and retry")
+    wording = "{where} failed{why}: check its health with `segql es status` and retry"
 
 
 class ShardsUnavailableError(ServerFailedError):
     """Part of the index could not be read (a shard unassigned, its node gone, a search
     that timed out): segql gives no partial answer. `detail` says how much failed."""
 
-    def sentence(self) -> str:
-        how = f" ({self.detail})" if self.detail else ""
-        return (f"{self.where} failed (503) because part of the index is unavailable{how}: "
-                "segql gives no partial answer; check its health with `segql es status` "
-                "and retry once the cluster is yellow or green")
+    wording = ("{where} failed (503) because part of the index is unavailable{aside}: "
+               "segql gives no partial answer; check its health with `segql es status` "
+               "and retry once the cluster is yellow or green")
 
 
 #: Error types that mean a shard (or the snapshot over it) could not be read.
@@ -232,10 +228,7 @@ def complete(response: Mapping[str, Any], url: str | None = None) -> dict[str, A
 
 class NotElasticsearchError(ClusterError):
     kind = "not-elasticsearch"
-
-    def sentence(self) -> str:
-        where = f"the server at {self.url}" if self.url else "the server"
-        return (f"{where} does not answer like Elasticsearch: check ELASTICSEARCH_URL")
+    wording = "{server} does not answer like Elasticsearch: check ELASTICSEARCH_URL"
 
 
 def translate(error: BaseException, url: str | None = None,
