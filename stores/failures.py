@@ -40,6 +40,7 @@ from elasticsearch import (
 )
 
 from segql.errors import SegqlError
+from segql.localnode.security import ROLE_PRIVILEGES
 
 #: Why each Elasticsearch error type happens, in the user's words (types not listed are
 #: shown as their words: `foo_bar_exception` → "foo bar").
@@ -164,6 +165,16 @@ class ForbiddenError(ClusterError):
                "key with segql's read or write role (docs/security.md)")
 
 
+class AdministrationForbiddenError(ForbiddenError):
+    """Refused something that neither of segql's roles grants: an administrator's job
+    (`segql reindex` needs `manage`), not a read key used to write."""
+
+    wording = ("{where} does not allow these credentials {detail} (403): this is an "
+               "administrator's job that segql's read and write roles do not cover (`segql "
+               "reindex` needs `manage` on the indices, `segql es api-key` needs "
+               "`manage_api_key`; docs/security.md)")
+
+
 class MissingIndexError(ClusterError):
     kind = "unknown-index"
     wording = ("no index {index} on {where}: load contacts with `segql index` or choose "
@@ -274,7 +285,8 @@ def from_answer(status: int, body: Any, url: str | None = None,
     if status == 401:
         return CredentialsError(url=url, status=status)
     if status == 403:
-        return ForbiddenError(_forbidden_action(error), url=url, status=status)
+        refused = AdministrationForbiddenError if _beyond_roles(error) else ForbiddenError
+        return refused(_forbidden_action(error), url=url, status=status)
     if status == 404 and kind == "index_not_found_exception":
         return MissingIndexError(url=url, status=status, index=index)
     if status == 429:
@@ -332,6 +344,23 @@ def _forbidden_action(error: Any) -> str:
     index = re.search(r"on indices \[([^\],]+)", reason)
     return what + (f" index `{index.group(1)}`" if index and what in ("to read", "to write")
                    else "")
+
+
+#: The index and the cluster privileges segql's roles hold.
+_ROLES_HOLD = {
+    "index": {p for role in ROLE_PRIVILEGES.values() for e in role["indices"]
+              for p in e["privileges"]},
+    "cluster": {p for role in ROLE_PRIVILEGES.values() for p in role["cluster"]},
+}
+
+
+def _beyond_roles(error: Any) -> bool:
+    """Whether a refusal names the privileges that grant the action and none of them is
+    held by segql's read or write role."""
+    reason = str(error.get("reason") or "") if isinstance(error, dict) else ""
+    granted = re.search(r"granted by the (index|cluster) privileges \[([^\]]*)\]", reason)
+    return granted is not None and not _ROLES_HOLD[granted.group(1)] & {
+        p.strip() for p in granted.group(2).split(",")}
 
 
 def _retry_after(headers: Mapping[str, str] | None) -> int | None:
