@@ -5,6 +5,8 @@ In CI's second run (scripts/test) the suite talks to a secure node with an API k
 segql's write role, which by design may not delete indices or change their settings; the
 housekeeping then runs as that node's superuser (`$SEGQL_TEST_SECURE_NODE`), while
 everything segql does still runs with the key. Elsewhere it is the test's own client.
+A client of another cluster than that node fails at once: its housekeeping would go to
+the wrong cluster (`$SEGQL_TEST_SECURE_NODE` left set with another `$ELASTICSEARCH_URL`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import os
 from elasticsearch import Elasticsearch
 
 from segql.localnode import LocalNode
+from segql.stores.failures import url_of
 
 SECURE_NODE_ENV = "SEGQL_TEST_SECURE_NODE"
 
@@ -32,4 +35,10 @@ def admin(es: Elasticsearch) -> Elasticsearch:
     """The client for housekeeping: the secure node's superuser in CI's API-key run,
     else `es` itself."""
     name = os.environ.get(SECURE_NODE_ENV, "").strip()
-    return _superuser(name) if name else es
+    if not name:
+        return es
+    keeper = _superuser(name)
+    assert url_of(es) == url_of(keeper), (
+        f"{SECURE_NODE_ENV}={name} is {url_of(keeper)}, the tests' node {url_of(es)}: "
+        "unset it or point ELASTICSEARCH_URL at that node")
+    return keeper
