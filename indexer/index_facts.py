@@ -14,7 +14,7 @@ from segql.errors import InputError, SegqlError
 from segql.indexer.writer import DERIVED
 from segql.stores import searches
 from segql.stores.mapping import index_body
-from segql.stores.placement import Placement, placement_of
+from segql.stores.placement import PLACEMENT_META, Placement, placement_of
 
 KEEP_ALIVE = "5m"
 
@@ -44,18 +44,22 @@ def mapping_shape(mappings: dict[str, Any]) -> dict[str, Any]:
     static = {name: _normal({k: v for k, v in definition.items()
                              if not (name == "fields" and k == "properties")})
               for name, definition in mappings.get("properties", {}).items()}
-    return {"meta": mappings.get("_meta"), "dynamic": _normal(mappings.get("dynamic")),
+    meta = {k: v for k, v in (mappings.get("_meta") or {}).items() if k != PLACEMENT_META}
+    return {"meta": meta or None, "dynamic": _normal(mappings.get("dynamic")),
             "templates": _normal(mappings.get("dynamic_templates", [])),
             "properties": static}
 
 
 def index_placement(es: Elasticsearch, index: str) -> Placement:
-    """The placement (shards, routing partition) a concrete index has in effect."""
+    """The placement (shards, routing partition, spread accounts) a concrete index has
+    in effect."""
     (found,) = es.indices.get_settings(index=index).values()
+    (mapped,) = es.indices.get_mapping(index=index).values()
     state = es.cluster.state(metric="metadata", index=index, filter_path=(
         "metadata.indices.*.routing_num_shards"))
     (meta,) = state["metadata"]["indices"].values()
-    return placement_of(found["settings"]["index"], int(meta["routing_num_shards"]))
+    return placement_of(found["settings"]["index"], int(meta["routing_num_shards"]),
+                        mapped["mappings"].get("_meta"))
 
 
 def is_current(es: Elasticsearch, index: str, wanted: Placement | None = None) -> bool:
