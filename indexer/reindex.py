@@ -59,8 +59,17 @@ from segql.indexer.writer import DEFAULT_MAX_WAIT, DERIVED, BulkWriter, Outcome,
 from segql.stores import searches
 from segql.stores.checkpoints import CheckpointStore, Version
 from segql.stores.index_settings import replicas_of
-from segql.stores.mapping import create_index_once, index_body
-from segql.stores.placement import Placement, placement
+from segql.stores.mapping import create_index_once, index_body, put_routes
+from segql.stores.placement import (
+    DEFAULT_SPREAD_ABOVE,
+    Placement,
+    Routes,
+    Target,
+    placement,
+    resolve,
+    spread_keys,
+    spread_over,
+)
 
 #: The checkpoint store's key of a reindex's progress.
 PROGRESS_KEY = "reindex"
@@ -81,15 +90,18 @@ class Report:
     contacts: dict[str, int] = field(default_factory=dict)
     remaining: list[str] = field(default_factory=list)
     resumed: bool = False
-    #: The new index's shards and routing partition.
-    placement: dict[str, int] | None = None
+    #: The new index's shards, routing partition and spread accounts.
+    placement: dict[str, Any] | None = None
+    #: Accounts over the spread threshold left unspread: the source is a concrete index
+    #: named as the contact index (see `Reindex._wanted`); the next reindex spreads them.
+    spread_deferred: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {"index": self.index, "status": self.status, "from": self.source,
                 "to": self.target, "copied": self.copied, "caught_up": self.caught_up,
                 "deleted": self.deleted, "contacts": self.contacts,
                 "remaining_accounts": self.remaining, "resumed": self.resumed,
-                "placement": self.placement}
+                "placement": self.placement, "spread_deferred": self.spread_deferred}
 
 
 class _Calls(BulkWriter):
@@ -109,12 +121,17 @@ class Reindex:
     def __init__(self, es: Elasticsearch, index: str, *, batch_size: int = DEFAULT_BATCH_SIZE,
                  max_wait: float = DEFAULT_MAX_WAIT, pause: float = 0.0,
                  shards: int | None = None, partition: int | None = None,
+                 spread_above: int | None = None, spread: dict[str, int] | None = None,
                  log: Callable[[str], None] = lambda _: None) -> None:
         self.es, self.index, self.batch_size, self.pause, self.log = (
             es, index, batch_size, pause, log)
-        self.shards, self.partition = shards, partition
+        self.shards, self.partition, self.spread = shards, partition, dict(spread or {})
+        self.spread_above = spread_above or DEFAULT_SPREAD_ABOVE
         #: whether a placement was asked for (else a resumed run keeps the stored one)
-        self.asked = shards is not None or partition is not None
+        self.asked = (shards is not None or partition is not None or spread_above is not None
+                      or bool(spread))
+        self.deferred: list[str] = []
+        self._targets: dict[str, Target] = {}
         self.calls = _Calls(es, index, max_wait=max_wait)
         self.store = CheckpointStore(es, index)
         self.state: dict[str, Any] = {}
@@ -133,6 +150,7 @@ class Reindex:
         report = Report(self.index, "current", source, resumed=bool(self.state))
         if not self.state:
             wanted = self._wanted(source)
+            report.spread_deferred = self.deferred
             if not force and self.calls.call(is_current, self.es, source, wanted):
                 return report
             self._start(source, wanted)
@@ -175,7 +193,8 @@ class Reindex:
         """Whether the stored progress is of this very source (not of an index deleted
         and created again under the name) into a target of the current shape."""
         target = self.state["target"]
-        stored = Placement(**self.state["placement"]) if "placement" in self.state else None
+        stored = (Placement.from_json(self.state["placement"]) if "placement" in self.state
+                  else None)
         asked = self._wanted(source) if self.asked else stored
         return bool(self.state["source"] == source
                     and self.state.get("source_uuid") == self._uuid(source)
@@ -184,11 +203,37 @@ class Reindex:
                     and self.calls.call(is_current, self.es, target, stored))
 
     def _wanted(self, source: str) -> Placement:
-        """The placement of the new index: the shards and routing partition asked for;
-        else the source's shards, spread by the default partition for them (so a reindex
-        moves an index made before placements to the current one: stores/placement.py)."""
+        """The placement of the new index: the shards and routing partition asked for,
+        else the source's shards and partition 1; the accounts asked for spread over the
+        shards asked, and (with partition 1) every account of more than `spread_above`
+        contacts over one shard per `spread_above` (stores/placement.py).
+
+        Nothing is spread when the source is a concrete index named as the contact index
+        (made before aliases): after the switch that name is the alias, and a writer or
+        reader that looked it up before still addresses it, with routing by account, which
+        is right in the new index only if it spreads nothing. The next reindex spreads."""
         shards = self.shards or self.calls.call(index_placement, self.es, source).shards
-        return placement(shards, self.partition)
+        spread: dict[str, int] = {}
+        if (self.partition or 1) == 1:
+            counts = self.calls.call(account_counts, self.es, source)
+            spread = {account: over for account, count in counts.items()
+                      if (over := spread_over(count, self.spread_above, shards)) > 1}
+        spread |= self.spread
+        if source == self.index and spread:
+            self.deferred = sorted(spread)
+            self.log(f"{source} is a concrete index named as the contact index: this "
+                     f"reindex spreads no account; run segql reindex again afterwards to "
+                     f"spread {', '.join(self.deferred)}")
+            spread = {}
+        return placement(shards, self.partition, spread)
+
+    def _target_of(self, index: str) -> Target:
+        """A concrete index (the source or the new one) with its routing keys."""
+        if index not in self._targets:
+            found = self.calls.call(resolve, self.es, index)
+            assert found.index == index
+            self._targets[index] = found
+        return self._targets[index]
 
     def _discard(self) -> None:
         """Progress of another source or an older shape: drop it and its unswitched copy."""
@@ -217,8 +262,13 @@ class Reindex:
                       "placement": wanted.to_json(), "accounts": {}, "caught_up_to": since}
         self._save()  # first: a second reindex starting now stops here
         self.calls.call(create_index_once, self.es, target, body)
+        if wanted.spread:  # keys on distinct shards of the new index, before any write
+            keys = {account: self.calls.call(spread_keys, self.es, target, account, over)
+                    for account, over in sorted(wanted.spread.items())}
+            self.calls.call(put_routes, self.es, target, Routes(keys))
+        spread = "".join(f", {a} over {n} shards" for a, n in sorted(wanted.spread.items()))
         self.log(f"reindexing {self.index} ({source}) into {target} ({wanted.shards} "
-                 f"shards, an account on {wanted.partition})")
+                 f"shards, an account on {wanted.partition}{spread})")
 
     def _outrank(self, source: str, target: str) -> None:
         """Raise the target's primary term above every one of the source (a closed and
@@ -240,7 +290,8 @@ class Reindex:
         source = self.state["source"]
         self.calls.call(self.es.indices.refresh, index=source)
         pit = self.calls.call(searches.open_point_in_time, self.es, index=source,
-                              routing=account, keep_alive=KEEP_ALIVE)
+                              routing=self._target_of(source).search_routing(account),
+                              keep_alive=KEEP_ALIVE)
         copied = 0
         try:
             after = [progress["after"]] if progress.get("after") else None
@@ -262,6 +313,7 @@ class Reindex:
     def _write(self, hits: list[dict[str, Any]]) -> None:
         """Rebuild the documents of `hits` in the current shape into the target."""
         lines = []
+        target = self._target_of(self.state["target"])
         for hit in hits:
             try:
                 document = contact_document(document_contact(hit["_source"]))
@@ -269,8 +321,8 @@ class Reindex:
                 raise ReindexError(f"the document {hit['_id']} does not hold a contact "
                                    "segql can read back; nothing was switched") from None
             lines.append(json.dumps({"index": {
-                "_index": self.state["target"], "_id": hit["_id"],
-                "routing": hit.get("_routing", document["account"])}}))
+                "_index": target.index, "_id": hit["_id"],
+                "routing": target.route(document["account"], document["contact_id"])}}))
             lines.append(json.dumps(document, ensure_ascii=False, separators=(",", ":")))
         self._bulk(lines)
 
@@ -322,19 +374,22 @@ class Reindex:
 
     def _delete_gone(self, account: str) -> int:
         """Delete from the target the account's contacts the source no longer holds."""
-        ids: list[set[str]] = []
+        ids: list[dict[str, str]] = []
         for index in (self.state["source"], self.state["target"]):
             pit = self.calls.call(searches.open_point_in_time, self.es, index=index,
-                                  routing=account, keep_alive=KEEP_ALIVE)
-            try:
-                ids.append({hit["_id"] for hits in scan_pages(
+                                  routing=self._target_of(index).search_routing(account),
+                                  keep_alive=KEEP_ALIVE)
+            try:  # _id → contact id (the sort value)
+                ids.append({hit["_id"]: hit["sort"][0] for hits in scan_pages(
                     self.es, pit, {"term": {"account": account}}, [{"contact_id": "asc"}],
                     None, 5000, source=False) for hit in hits})
             finally:
                 searches.close_point_in_time(self.es, pit)
-        gone = sorted(ids[1] - ids[0])
-        self._bulk([json.dumps({"delete": {"_index": self.state["target"], "_id": doc_id,
-                                           "routing": account}}) for doc_id in gone])
+        target = self._target_of(self.state["target"])
+        gone = sorted(set(ids[1]) - set(ids[0]))
+        self._bulk([json.dumps({"delete": {"_index": target.index, "_id": doc_id,
+                                           "routing": target.route(account, ids[1][doc_id])}})
+                    for doc_id in gone])
         return len(gone)
 
     def _switch(self, source: str, aliased: bool, report: Report) -> None:
@@ -396,10 +451,23 @@ class Reindex:
         return dict(sorted(want.items()))
 
     def _cleanup(self, report: Report) -> Report:
-        """After the switch: the old concrete index and the progress go."""
+        """After the switch: the old concrete index is closed, not deleted (a writer or
+        reader that looked it up before the switch then fails, looks the contact index
+        up again and meets the new one; a deleted name could be created again by a
+        write); indices closed by earlier reindexes are deleted (nothing has addressed
+        them since the switch after them); the progress goes."""
         old = self.state["source"]
         if old != self.index and old != self.state["target"]:
-            self.es.options(ignore_status=404).indices.delete(index=old)
+            self.es.options(ignore_status=404).indices.close(index=old)
+            rows = self.es.cat.indices(index=f"{self.index}-v*", h="index,status",
+                                       format="json", expand_wildcards="closed")
+            found: list[dict[str, str]] = rows.body  # type: ignore[assignment]
+            closed = [row["index"] for row in found if row["status"] == "close"]
+            for name in sorted(closed):
+                if name not in (old, self.state["target"]) and re.fullmatch(
+                        re.escape(self.index) + r"-v\d+", name):
+                    self.es.options(ignore_status=404).indices.delete(index=name)
+                    self.log(f"deleted {name}, closed by an earlier reindex")
         self.calls.call(self.store.delete_state, PROGRESS_KEY)
         report.status = "switched"
         return report
@@ -409,8 +477,10 @@ def reindex(es: Elasticsearch, index: str, *, accounts: list[str] | None = None,
             force: bool = False, batch_size: int = DEFAULT_BATCH_SIZE,
             max_wait: float = DEFAULT_MAX_WAIT, pause: float = 0.0,
             shards: int | None = None, partition: int | None = None,
+            spread_above: int | None = None, spread: dict[str, int] | None = None,
             log: Callable[[str], None] = lambda _: None) -> Report:
     """Rebuild the contact index `index` in the current shape and placement (see the
     module doc)."""
     return Reindex(es, index, batch_size=batch_size, max_wait=max_wait, pause=pause,
-                   shards=shards, partition=partition, log=log).run(accounts, force=force)
+                   shards=shards, partition=partition, spread_above=spread_above,
+                   spread=spread, log=log).run(accounts, force=force)
