@@ -8,26 +8,33 @@ index with the current mapping, then switch the contact index's name to it at on
   (`X-v2` for a concrete `X`); the switch is one `_aliases` call: `remove_index X` (a
   concrete X) or `remove` the old alias, and `add` the alias X to the new index. The store
   indices (`X-catalog`, `X-segments`, `X-checkpoints`, `X-tokens`) are named from `X` and
-  are not touched.
+  are not touched. After the switch the old `X-v<n>` is closed, not deleted (a writer or
+  reader that looked it up before fails there and looks X up again); the next reindex
+  deletes it.
 * Current or not. The mapping of X is compared with `mapping.index_body()`'s: its `_meta`
   (where a shape version marker lives), the dynamic templates and the static fields; and
-  its placement (shards, routing partition: stores/placement.py) with the one wanted (as
-  asked with `shards`/`partition`, else X's shards with the default partition). The
-  same: nothing to do ("current"), unless forced. The placement is kept in the progress:
-  a rerun without one continues into the same new index.
+  its placement (shards, routing partition, spread accounts: stores/placement.py) with
+  the one wanted (as asked, else X's shards, partition 1, and every account of more
+  than `spread_above` contacts spread: `_wanted`). The same: nothing to do ("current"),
+  unless forced. The placement is kept in the progress: a rerun without one continues
+  into the same new index. The new index's spread accounts get their routing keys
+  before anything is written to it.
 * The copy. Account by account, a point-in-time scan of the source sorted by contact_id
   (search_after), each document rebuilt (`contact_document(document_contact(source))`)
-  and bulk-written with its `_id` and routing. After every batch the last contact id is
-  checkpointed (a document in `X-checkpoints`, written with optimistic concurrency, so a
-  second reindex running at once stops), and a rerun continues after it.
+  and bulk-written with its `_id` and the new index's routing. After every batch the
+  last contact id is checkpointed (a document in `X-checkpoints`, written with
+  optimistic concurrency, so a second reindex running at once stops), and a rerun
+  continues after it.
 * Writers meanwhile (`segql index --follow`): before the first account is scanned, the
   source's per-shard local checkpoints are recorded; every write after has a higher
-  `_seq_no`. Once every account is copied, documents with a higher `_seq_no` are copied again, once
-  while writers go on, then with the source blocked for writes (`_block/write`, which
+  `_seq_no`. Once every account is copied, documents with a higher `_seq_no` are copied
+  again, once while writers go on, then with the source blocked for writes (`_block/write`, which
   waits for writes in flight); writers meeting the block pause and retry
-  (`writer.py`), and after the switch they read and write the new index. Contacts deleted
-  meanwhile are found by comparing ids where an account's counts differ, and deleted.
-  Then the count of every account must be equal in both, or nothing is switched.
+  (`writer.py`), and after the switch they read and write the new index (the old one is
+  closed: a writer that still addresses it looks the index and its routing up again).
+  Contacts deleted meanwhile are found by comparing ids where an account's counts
+  differ, and deleted. Then the count of every account must be equal in both, or
+  nothing is switched.
 """
 
 from __future__ import annotations
@@ -36,26 +43,28 @@ import json
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from elasticsearch import ConflictError, Elasticsearch
 
 from segql.contract.document import contact_document, document_contact
 from segql.errors import InputError, SegqlError
-from segql.indexer.batch import Key
 from segql.indexer.index_facts import (
     KEEP_ALIVE,
+    Calls,
     ReindexError,
+    Report,
     account_counts,
     concrete_index,
+    delete_closed,
     index_placement,
     is_current,
     local_checkpoints,
     primary_terms,
     scan_pages,
+    send_bulk,
 )
-from segql.indexer.writer import DEFAULT_MAX_WAIT, DERIVED, BulkWriter, Outcome, Stored
+from segql.indexer.writer import DEFAULT_MAX_WAIT, DERIVED
 from segql.stores import searches
 from segql.stores.checkpoints import CheckpointStore, Version
 from segql.stores.index_settings import replicas_of
@@ -74,42 +83,6 @@ from segql.stores.placement import (
 #: The checkpoint store's key of a reindex's progress.
 PROGRESS_KEY = "reindex"
 DEFAULT_BATCH_SIZE = 1000
-
-
-@dataclass
-class Report:
-    index: str
-    #: "current" (nothing to do), "switched", or "partial" (accounts remain to copy).
-    status: str
-    source: str
-    target: str | None = None
-    copied: int = 0
-    caught_up: int = 0
-    deleted: int = 0
-    #: Contacts per account: verified equal in both (switched), or copied so far.
-    contacts: dict[str, int] = field(default_factory=dict)
-    remaining: list[str] = field(default_factory=list)
-    resumed: bool = False
-    #: The new index's shards, routing partition and spread accounts.
-    placement: dict[str, Any] | None = None
-    #: Accounts over the spread threshold left unspread: the source is a concrete index
-    #: named as the contact index (see `Reindex._wanted`); the next reindex spreads them.
-    spread_deferred: list[str] = field(default_factory=list)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"index": self.index, "status": self.status, "from": self.source,
-                "to": self.target, "copied": self.copied, "caught_up": self.caught_up,
-                "deleted": self.deleted, "contacts": self.contacts,
-                "remaining_accounts": self.remaining, "resumed": self.resumed,
-                "placement": self.placement, "spread_deferred": self.spread_deferred}
-
-
-class _Calls(BulkWriter):
-    """BulkWriter's retries (429, 5xx, connection failures, with backoff for max_wait),
-    for requests that are not an Indexer's."""
-
-    def _fold(self, key: Key, stored: Stored | None, lines: list[Any]) -> Outcome:
-        raise NotImplementedError
 
 
 # -- the reindex ----------------------------------------------------------------------
@@ -132,7 +105,7 @@ class Reindex:
                       or bool(spread))
         self.deferred: list[str] = []
         self._targets: dict[str, Target] = {}
-        self.calls = _Calls(es, index, max_wait=max_wait)
+        self.calls = Calls(es, index, max_wait=max_wait)
         self.store = CheckpointStore(es, index)
         self.state: dict[str, Any] = {}
         self.version: Version | None = None
@@ -324,29 +297,7 @@ class Reindex:
                 "_index": target.index, "_id": hit["_id"],
                 "routing": target.route(document["account"], document["contact_id"])}}))
             lines.append(json.dumps(document, ensure_ascii=False, separators=(",", ":")))
-        self._bulk(lines)
-
-    def _bulk(self, lines: list[str]) -> None:
-        """Send bulk lines (an action and maybe a document each); items refused with 429
-        are sent again, any other refusal stops the reindex."""
-        while lines:
-            reply = self.calls.call(self.es.bulk, operations="\n".join(lines) + "\n")
-            again: list[str] = []
-            at = 0
-            for item in reply["items"]:
-                kind, answer = next(iter(item.items()))
-                width = 1 if kind == "delete" else 2
-                status = answer.get("status", 500)
-                if status == 429 or status >= 500:
-                    again += lines[at:at + width]
-                elif status >= 300 and not (kind == "delete" and status == 404):
-                    raise ReindexError(f"Elasticsearch refused the rebuilt document "
-                                       f"{answer.get('_id')} ({status}); nothing was "
-                                       "switched: the contact index is unchanged")
-                at += width
-            if again:
-                time.sleep(1.0)
-            lines = again
+        send_bulk(self.calls, lines)
 
     # -- catching up and switching ----------------------------------------------------
 
@@ -387,7 +338,7 @@ class Reindex:
                 searches.close_point_in_time(self.es, pit)
         target = self._target_of(self.state["target"])
         gone = sorted(set(ids[1]) - set(ids[0]))
-        self._bulk([json.dumps({"delete": {"_index": target.index, "_id": doc_id,
+        send_bulk(self.calls, [json.dumps({"delete": {"_index": target.index, "_id": doc_id,
                                            "routing": target.route(account, ids[1][doc_id])}})
                     for doc_id in gone])
         return len(gone)
@@ -459,15 +410,8 @@ class Reindex:
         old = self.state["source"]
         if old != self.index and old != self.state["target"]:
             self.es.options(ignore_status=404).indices.close(index=old)
-            rows = self.es.cat.indices(index=f"{self.index}-v*", h="index,status",
-                                       format="json", expand_wildcards="closed")
-            found: list[dict[str, str]] = rows.body  # type: ignore[assignment]
-            closed = [row["index"] for row in found if row["status"] == "close"]
-            for name in sorted(closed):
-                if name not in (old, self.state["target"]) and re.fullmatch(
-                        re.escape(self.index) + r"-v\d+", name):
-                    self.es.options(ignore_status=404).indices.delete(index=name)
-                    self.log(f"deleted {name}, closed by an earlier reindex")
+            for name in delete_closed(self.es, self.index, keep=(old, self.state["target"])):
+                self.log(f"deleted {name}, closed by an earlier reindex")
         self.calls.call(self.store.delete_state, PROGRESS_KEY)
         report.status = "switched"
         return report

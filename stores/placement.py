@@ -85,9 +85,10 @@ class Placement:
 
 #: The partition ceiling of indices made before spreading (`default_partition`).
 MAX_DEFAULT_PARTITION = 8
-#: Contacts above which `segql reindex` spreads an account (docs/scaling.md: ~2M
-#: contacts of 50 activities are ~100M Lucene documents, half a shard's guideline).
-DEFAULT_SPREAD_ABOVE = 2_000_000
+#: Contacts above which `segql reindex` spreads an account, and per spread shard
+#: (docs/scaling.md: 1M contacts of 50 activities are ~51M Lucene documents, a quarter
+#: of a shard's ~200M guideline, leaving room for the small accounts on it).
+DEFAULT_SPREAD_ABOVE = 1_000_000
 SPREAD_ABOVE_ENV = "SEGQL_SPREAD_ABOVE"
 
 
