@@ -124,7 +124,9 @@ class Reindex:
         if not self.state:
             wanted = self._wanted(source)
             report.spread_deferred = self.deferred
-            if not force and self.calls.call(is_current, self.es, source, wanted):
+            # (a deferred spread is a reason to move: the next reindex can then spread)
+            if not (force or self.deferred) and self.calls.call(is_current, self.es, source,
+                                                                 wanted):
                 return report
             self._start(source, wanted)
         report.target, report.placement = self.state["target"], self.state.get("placement")

@@ -68,6 +68,11 @@ class IndexerError(SegqlError):
     """Elasticsearch stayed unavailable, or kept refusing, past the configured wait."""
 
 
+class _Away(Exception):
+    """A read found the concrete index closed or gone (a reindex switched since it was
+    looked up): look it up again."""
+
+
 #: Of a bulk reply, only what is read (the rest is ~3x the bytes to decode).
 BULK_REPLY = "items.*.status,items.*.error,items.*._seq_no,items.*._primary_term"
 
@@ -239,8 +244,8 @@ class BulkWriter(ABC):
                 try:
                     stored.update(self.call(self._read, missing))
                     break
-                except ApiError as error:  # closed or gone since resolved: look again
-                    if not gone(error):
+                except (ApiError, _Away) as error:  # closed or gone since: look again
+                    if not (isinstance(error, _Away) or gone(error)):
                         raise
                     self._blocked_since = self._blocked_since or time.monotonic()
                     self._wait_unblocked()
@@ -254,6 +259,8 @@ class BulkWriter(ABC):
             response = self.es.mget(index=target.index, source_excludes=DERIVED, docs=[
                 {"_id": document_id(*key), "routing": target.route(*key)} for key in chunk])
             for key, doc in zip(chunk, response["docs"], strict=True):
+                if "error" in doc and gone(doc["error"]):
+                    raise _Away
                 if "error" in doc:  # e.g. a shard still recovering: retried by `call`
                     raise TransportError(f"reading {doc['_id']}: {doc['error']}")
                 if doc.get("found"):

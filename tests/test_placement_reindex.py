@@ -117,6 +117,23 @@ def test_reindex_moves_an_old_index_to_one_shard_then_spreads_resumably(
     assert not es.indices.exists(index=f"{name}-v2"), "closed by the reindex before: deleted"
 
 
+def test_a_current_concrete_index_with_an_account_to_spread_takes_two_reindexes(
+        es: Elasticsearch, name: str) -> None:
+    create_index_once(es, name, index_body(SHARDS))  # as `segql index` makes one
+    assert load(es, name, records()).failed == []
+    before = answers(es, name)
+    first = reindex(es, name, spread_above=50)
+    assert first.status == "switched" and first.spread_deferred == [BIG]
+    assert first.placement == {"shards": SHARDS, "partition": 1}
+    second = reindex(es, name, spread_above=50)
+    assert second.status == "switched" and second.spread_deferred == []
+    # 139 contacts over 50 a shard
+    assert second.placement is not None and second.placement["spread"] == {BIG: 3}
+    assert on_shards(es, name, BIG) == 3 and visited(es, name, SMALL) == 1
+    assert answers(es, name) == before
+    assert reindex(es, name, spread_above=50).status == "current"
+
+
 @pytest.mark.parametrize(("args", "says"), [
     (["--routing-partition", "2", "--spread", f"{BIG}=2"], "needs a routing partition of 1"),
     (["--spread", f"{BIG}=9"], "2 to 4 shards"),
@@ -159,21 +176,32 @@ def equals_the_fold(es: Elasticsearch, name: str, lines: list[str]) -> None:
     assert int(es.count(index=name)["count"]) == len(expected.contacts)
 
 
+@pytest.mark.parametrize("switch_before", ["read", "write"])
 def test_a_writer_that_resolved_before_the_switch_writes_to_the_new_index(
-        es: Elasticsearch, name: str) -> None:
+        es: Elasticsearch, name: str, switch_before: str) -> None:
+    """The writer looked the index up (its batch began), then the reindex switches and
+    spreads its account: before its read (mget of the closed index: looked up again) or
+    between its read and its write (bulk to the closed index: looked up, read again)."""
     lines = records()
     aliased(es, name, lines)
     ids = sorted(c.id for c in contacts() if c.account == BIG)
     switched: list[str] = []
 
+    def switch(writer: Indexer) -> None:
+        if not switched:
+            switched.append(writer.target.index)
+            report = reindex(es, name, spread={BIG: 3})
+            assert report.status == "switched" and report.target == f"{name}-v2"
+
     class Stale(Indexer):
-        """Reads (mget) in the old index, then the reindex switches, then writes."""
+        def _read(self, keys: list[Key]) -> dict[Key, Stored]:
+            if switch_before == "read":
+                switch(self)
+            return super()._read(keys)
 
         def _fold(self, key: Key, stored: Stored | None, lines: list[Line]) -> Outcome:
-            if not switched:
-                switched.append(self.target.index)
-                report = reindex(es, name, spread={BIG: 3})
-                assert report.status == "switched" and report.target == f"{name}-v2"
+            if switch_before == "write":
+                switch(self)
             return super()._fold(key, stored, lines)
 
     more = [json.dumps(r) for r in late(ids)]
