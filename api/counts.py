@@ -14,13 +14,16 @@ from segql.api.reach import LeftOut, channel_aggs
 from segql.api.resolve import (
     CHANNELS,
     MAX_WINDOW,
+    IndexGoneError,
     Segment,
     checked,
+    on_target,
 )
 from segql.compiler.context import Context
 from segql.errors import InputError, SegmentError
 from segql.stores import searches
 from segql.stores.failures import from_answer
+from segql.stores.placement import Target, gone
 
 
 @dataclass(frozen=True)
@@ -41,10 +44,10 @@ def count(es: Elasticsearch, segment: Segment, ctx: Context, index: str | None =
     one whose consent for it is unsubscribed, bounced or complained: `reach`) — in the
     same request, so on one state of the index."""
     _, body = checked(segment, ctx)
-    response = searches.search(
-        es, index=index or index_name(), routing=ctx.account, size=0, track_total_hits=True,
-        query=body["query"], aggs=channel_aggs() if channels else None,
-    )
+    response = on_target(es, index, lambda target: searches.search(
+        es, index=target.index, routing=target.search_routing(ctx.account), size=0,
+        track_total_hits=True, query=body["query"],
+        aggs=channel_aggs() if channels else None))
     reachable = left_out = None
     if channels:
         aggs = response["aggregations"]
@@ -131,12 +134,19 @@ def count_many(es: Elasticsearch, segments: Sequence[Segment], ctx: Context,
 
 
 def count_queries(es: Elasticsearch, queries: Sequence[dict[str, Any]], index: str,
-                  routing: str) -> list[int | CountError]:
-    """The count of each compiled query in one `msearch`, or its CountError."""
-    header = {"index": index, "routing": routing}
-    responses = searches.msearch(es, [(header, {"size": 0, "track_total_hits": True,
-                                                "query": query}) for query in queries])
-    return [_counted(response) for response in responses]
+                  account: str) -> list[int | CountError]:
+    """The count of each compiled query of the account in one `msearch`, or its
+    CountError."""
+
+    def counted(target: Target) -> list[int | CountError]:
+        header = {"index": target.index, "routing": target.search_routing(account)}
+        responses = searches.msearch(es, [(header, {"size": 0, "track_total_hits": True,
+                                                    "query": query}) for query in queries])
+        if any(gone(response.get("error") or "") for response in responses):
+            raise IndexGoneError  # switched meanwhile: look the index up again
+        return [_counted(response) for response in responses]
+
+    return on_target(es, index, counted)
 
 
 @dataclass(frozen=True)
@@ -153,10 +163,10 @@ def members(es: Elasticsearch, segment: Segment, ctx: Context, *, index: str | N
         raise InputError(f"pages reach the first {MAX_WINDOW:,} contacts; use export "
                          "for all of them")
     _, body = checked(segment, ctx)
-    response = searches.search(
-        es, index=index or index_name(), routing=ctx.account, query=body["query"],
-        from_=(page - 1) * size, size=size, track_total_hits=True, source=False,
-        docvalue_fields=[{"field": "contact_id"}], sort=[{"contact_id": "asc"}],
-    )
+    response = on_target(es, index, lambda target: searches.search(
+        es, index=target.index, routing=target.search_routing(ctx.account),
+        query=body["query"], from_=(page - 1) * size, size=size, track_total_hits=True,
+        source=False, docvalue_fields=[{"field": "contact_id"}],
+        sort=[{"contact_id": "asc"}]))
     return Members(int(response["hits"]["total"]["value"]),
                    [hit["fields"]["contact_id"][0] for hit in response["hits"]["hits"]])

@@ -7,13 +7,13 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
-from segql.api.contact_index import index_name
 from segql.api.resolve import (
     KEEP_ALIVE,
     ContactNotFoundError,
     Segment,
     checked,
     ok,
+    on_target,
 )
 from segql.compiler.context import Context
 from segql.compiler.explain import Explanation
@@ -30,8 +30,9 @@ def explain(es: Elasticsearch, segment: Segment, ctx: Context, contact_id: str, 
     `Explanation.disagreements()` lists the nodes where the two differ (a bug)."""
     expr, _ = checked(segment, ctx)
     doc_id = document_id(ctx.account, contact_id)
-    pit = searches.open_point_in_time(es, index=index or index_name(), routing=ctx.account,
-                                      keep_alive=KEEP_ALIVE)
+    pit = on_target(es, index, lambda target: searches.open_point_in_time(
+        es, index=target.index, routing=target.search_routing(ctx.account),
+        keep_alive=KEEP_ALIVE))
     try:
         hits = searches.search(es, pit={"id": pit}, size=1, query={"bool": {"filter": [
             {"ids": {"values": [doc_id]}}, {"term": {"account": ctx.account}}]}},

@@ -30,6 +30,7 @@ from segql.api.resolve import (
     Segment,
     address_path,
     checked,
+    on_target,
 )
 from segql.compiler.context import Context
 from segql.errors import InputError
@@ -217,8 +218,7 @@ class Export(Iterator[Recipient]):
         if self._closed:
             raise ValueError("the export is closed")
         if self._pit is None:
-            self._pit = searches.open_point_in_time(
-                self.es, index=self.index, routing=self.account, keep_alive=KEEP_ALIVE)
+            self._pit = self._open_snapshot()
         if self._first is None:  # the first page tells the segment's size
             self._first = _snapshot_search(
                 self.es, self._pit, self.query, self._fields, page=self.page, count=True,
@@ -228,6 +228,14 @@ class Export(Iterator[Recipient]):
                 self.expected_left_out = LeftOut.of_buckets(
                     self._first["aggregations"][self.channel]["buckets"])
         return int(self._first["hits"]["total"]["value"])
+
+    def _open_snapshot(self) -> str:
+        """A point in time of the concrete index behind the contact index, routed to the
+        account's shards in it (looked up again at each renewal: a reindex may have
+        switched, and the old index is closed then)."""
+        return on_target(self.es, self.index, lambda target: searches.open_point_in_time(
+            self.es, index=target.index, routing=target.search_routing(self.account),
+            keep_alive=KEEP_ALIVE))
 
     def summary(self) -> dict[str, Any]:
         """What an export reports at its end (`segql export` on stderr, the HTTP export's
@@ -331,8 +339,7 @@ class Export(Iterator[Recipient]):
         deadline = time.monotonic() + self.recover_within
         while True:
             try:
-                self._pit = searches.open_point_in_time(
-                    self.es, index=self.index, routing=self.account, keep_alive=KEEP_ALIVE)
+                self._pit = self._open_snapshot()
                 return
             except Exception as again:  # still recovering?
                 cause = translate(again, url)

@@ -28,7 +28,7 @@ from elasticsearch import Elasticsearch, NotFoundError
 
 from segql.api.contact_index import index_name
 from segql.api.reach import LeftOut, channel_aggs, left_out_reason, status_path
-from segql.api.resolve import CHANNELS, Segment, address_path, checked
+from segql.api.resolve import CHANNELS, Segment, address_path, checked, on_target
 from segql.compiler.context import Context
 from segql.errors import InputError
 from segql.stores import searches
@@ -106,8 +106,9 @@ def page(es: Elasticsearch, segment: Segment, ctx: Context, *, key: bytes,
     fields = ["contact_id", *([address_path(channel), status_path(channel)] if channel
                               else [])]
     if cursor is None:
-        pit = searches.open_point_in_time(es, index=target, routing=ctx.account,
-                                          keep_alive=PAGE_KEEP_ALIVE)
+        pit = on_target(es, target, lambda found: searches.open_point_in_time(
+            es, index=found.index, routing=found.search_routing(ctx.account),
+            keep_alive=PAGE_KEEP_ALIVE))
         state: dict[str, Any] = {"pit": pit, "after": None, "account": ctx.account,
                                  "channel": channel, "now": epoch_millis(ctx.now),
                                  "segment": _fingerprint(query), "index": target}

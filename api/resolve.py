@@ -4,11 +4,12 @@ segments, time), and a segment — text or the JSON form's AST — checked and c
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from elasticsearch import Elasticsearch
+from elasticsearch import ApiError, Elasticsearch
 
 from segql.api.contact_index import index_name
 from segql.compiler.check import check
@@ -23,6 +24,7 @@ from segql.grammar.parser import parse
 from segql.stores.catalogs import CatalogStore, catalog_index_name
 from segql.stores.failures import from_answer
 from segql.stores.mapping import check_index_shape
+from segql.stores.placement import Target, gone, resolve
 from segql.stores.saved_segments import SegmentNotFoundError, SegmentStore, segment_index_name
 
 #: A channel and the contact address field that reaches it.
@@ -37,6 +39,31 @@ DEFAULT_SLICES = 4
 MAX_WINDOW = 10_000
 
 Segment = str | ast.Expr
+T = TypeVar("T")
+#: Lookups of the concrete index a reader makes when the one it found was closed or
+#: removed meanwhile (a reindex switched).
+RESOLVES = 3
+
+
+class IndexGoneError(Exception):
+    """An msearch item said the concrete index searched is closed or gone."""
+
+
+def on_target(es: Elasticsearch, index: str | None, request: Callable[[Target], T]) -> T:
+    """Run a reader's `request` on the concrete index behind the contact index, with its
+    routing (stores/placement.py: a search uses the routing of the index it searches,
+    never another's); when that index was closed or removed meanwhile (a `segql
+    reindex` switched), look it up again and run it again."""
+    name = index or index_name()
+    for attempt in range(RESOLVES):
+        target = resolve(es, name)
+        try:
+            return request(target)
+        except (ApiError, IndexGoneError) as error:
+            if attempt == RESOLVES - 1 or not (isinstance(error, IndexGoneError)
+                                               or gone(error)):
+                raise
+    raise AssertionError("unreachable")
 
 
 class ContactNotFoundError(SegqlError):

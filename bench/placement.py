@@ -9,13 +9,15 @@ folded once; its contacts are dealt to one big account (`--big-share` of them) a
 `--small-accounts` small ones, and the same documents are written into one index per
 placement, all with `--shards` shards on the same node:
 
-* `account`   — routing by account (segql before this change): an account on one shard.
+* `account`   — routing by account: an account on one shard (segql's default for a new
+                index).
 * `partition` — routing by account with `index.routing_partition_size` = `--partition`:
-                an account on `--partition` shards, chosen by `hash(account)` + `hash(_id)`.
-* `bucket`    — routing by account for small accounts, and `account~k` (k = a hash of the
-                contact id modulo `--shards`) for the big one: what a per-account
-                placement (own routing keys or own index) gives, at the cost of state per
-                account that every writer and reader would need.
+                an account on `--partition` shards, chosen by `hash(account)` + `hash(_id)`
+                (segql's placement before spread accounts).
+* `spread`    — routing by account for small accounts; the big one spread over `--spread`
+                shards (default: all) by routing keys probed on the index and kept in its
+                `_meta` (`stores/placement.py`: `spread_keys`, `Routes`) — what `segql
+                reindex` makes of an account above `--spread-above`.
 
 Measured side by side in one run (the machine is shared; only ratios are meaningful):
 indexing (the same 500-document bulk chunks sent to each index in turn, rotating the
@@ -31,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import hashlib
 import json
 import os
 import statistics
@@ -50,7 +51,8 @@ from segql.compiler.context import Context
 from segql.contract.document import contact_document, document_id
 from segql.indexer.records import fold_records
 from segql.stores.connection import connect
-from segql.stores.mapping import index_body
+from segql.stores.mapping import index_body, put_routes
+from segql.stores.placement import Routes, spread_keys
 
 CACHE = Path(os.environ.get("SEGQL_BENCH_CACHE", "/tmp/segql-bench"))
 SEED = 7
@@ -64,27 +66,19 @@ def log(message: str) -> None:
     print(f"[{datetime.now(UTC):%H:%M:%S}] {message}", file=sys.stderr, flush=True)
 
 
-def bucket(contact_id: str, buckets: int) -> int:
-    return int.from_bytes(hashlib.blake2b(contact_id.encode(), digest_size=4).digest(),
-                          "big") % buckets
-
-
 @dataclasses.dataclass
 class Placement:
     name: str
     index: str
     partition: int = 1
-    buckets: int = 0  # > 0: the big account routed by `big~k`
+    spread: int = 0  # > 1: the big account spread over that many shards
+    routes: Routes = dataclasses.field(default_factory=Routes)
 
     def route(self, account: str, contact_id: str) -> str:
-        if self.buckets and account == BIG:
-            return f"{BIG}~{bucket(contact_id, self.buckets)}"
-        return account
+        return self.routes.route(account, contact_id)
 
     def search_routing(self, account: str) -> str:
-        if self.buckets and account == BIG:
-            return ",".join(f"{BIG}~{k}" for k in range(self.buckets))
-        return account
+        return self.routes.search_routing(account)
 
     def body(self, shards: int) -> dict[str, Any]:
         body = index_body(shards, 0)
@@ -156,6 +150,9 @@ def load(es: Elasticsearch, placements: list[Placement], docs: list[tuple[str, s
     for p in placements:
         es.options(ignore_status=404).indices.delete(index=p.index)
         es.indices.create(index=p.index, **p.body(shards))
+        if p.spread > 1:  # as `segql reindex` does: keys on distinct shards, in `_meta`
+            p.routes = Routes({BIG: spread_keys(es, p.index, BIG, p.spread)})
+            put_routes(es, p.index, p.routes)
     spent = {p.name: 0.0 for p in placements}
     chunk = 500
     for at in range(0, len(docs), chunk):
@@ -256,7 +253,7 @@ def exports(es: Elasticsearch, placements: list[Placement], catalog: Any, reps: 
         turn = rep % len(placements)
         for p in placements[turn:] + placements[:turn]:
             t0 = time.perf_counter()
-            with api.Export(es, query, p.search_routing(BIG), p.index) as run:
+            with api.Export(es, query, BIG, p.index) as run:  # routes from the index
                 ids = {row.contact_id for row in run}
             seconds[p.name].append(time.perf_counter() - t0)
             if len(ids) != run.contacts:
@@ -277,6 +274,8 @@ def main() -> None:
     parser.add_argument("--small-accounts", type=int, default=600)
     parser.add_argument("--shards", type=int, default=6)
     parser.add_argument("--partition", type=int, default=3)
+    parser.add_argument("--spread", type=int, default=0,
+                        help="shards the big account is spread over (default: all)")
     parser.add_argument("--reps", type=int, default=15)
     parser.add_argument("--copies", type=int, default=10)
     parser.add_argument("--export-reps", type=int, default=3)
@@ -288,7 +287,7 @@ def main() -> None:
     es = connect()
     placements = [Placement("account", "placement-account"),
                   Placement("partition", "placement-partition", partition=args.partition),
-                  Placement("bucket", "placement-bucket", buckets=args.shards)]
+                  Placement("spread", "placement-spread", spread=args.spread or args.shards)]
     docs, catalog = documents(dataset(args.contacts), args.big_share, args.small_accounts)
     smalls = sorted({acc for acc, *_ in docs if acc != BIG})
     probe = quirk(es, args.shards, args.partition)
@@ -297,6 +296,7 @@ def main() -> None:
         "what": __doc__, "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "contacts": len(docs), "big_account_contacts": sum(1 for d in docs if d[0] == BIG),
         "small_accounts": len(smalls), "shards": args.shards, "partition": args.partition,
+        "spread": args.spread or args.shards,
         "partition_quirk": probe,
         "json_bytes_per_contact": round(sum(len(d[3].encode()) for d in docs) / len(docs)),
         "indexing": {name: {"seconds": round(s, 1), "contacts_per_s": round(len(docs) / s)}

@@ -199,8 +199,9 @@ class Indexer(BulkWriter):
             else:
                 outcome.unchanged += 1
         final = outcome.contact = store.contacts.get(key)
-        meta: dict[str, Any] = {"_index": self.index, "_id": document_id(*key),
-                                "routing": key[0]}
+        target = self.target  # the concrete index and its routing (writer.py)
+        meta: dict[str, Any] = {"_index": target.index, "_id": document_id(*key),
+                                "routing": target.route(*key)}
         if stored is not None:
             meta |= {"if_seq_no": stored.seq_no, "if_primary_term": stored.primary_term}
         if final is None:

@@ -1,26 +1,104 @@
 """What `segql reindex` (`reindex.py`) reads about a contact index: the concrete index
 behind its name, whether its mapping is in the current shape (and its placement the one
-wanted), its contacts per account,
-its per-shard sequence-number checkpoints, and pages of a point-in-time scan."""
+wanted), its contacts per account, its per-shard sequence-number checkpoints, and pages
+of a point-in-time scan; and its report, its bulk writes and the deletion of old indices
+closed by earlier reindexes."""
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from elasticsearch import Elasticsearch
 
 from segql.errors import InputError, SegqlError
-from segql.indexer.writer import DERIVED
+from segql.indexer.batch import Key
+from segql.indexer.writer import DERIVED, BulkWriter, Outcome, Stored
 from segql.stores import searches
 from segql.stores.mapping import index_body
-from segql.stores.placement import Placement, placement_of
+from segql.stores.placement import PLACEMENT_META, Placement, placement_of
 
 KEEP_ALIVE = "5m"
 
 
 class ReindexError(SegqlError):
     """A reindex that can't go on; nothing was switched (exit 1)."""
+
+
+@dataclass
+class Report:
+    index: str
+    #: "current" (nothing to do), "switched", or "partial" (accounts remain to copy).
+    status: str
+    source: str
+    target: str | None = None
+    copied: int = 0
+    caught_up: int = 0
+    deleted: int = 0
+    #: Contacts per account: verified equal in both (switched), or copied so far.
+    contacts: dict[str, int] = field(default_factory=dict)
+    remaining: list[str] = field(default_factory=list)
+    resumed: bool = False
+    #: The new index's shards, routing partition and spread accounts.
+    placement: dict[str, Any] | None = None
+    #: Accounts over the spread threshold left unspread: the source is a concrete index
+    #: named as the contact index (see `Reindex._wanted`); the next reindex spreads them.
+    spread_deferred: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"index": self.index, "status": self.status, "from": self.source,
+                "to": self.target, "copied": self.copied, "caught_up": self.caught_up,
+                "deleted": self.deleted, "contacts": self.contacts,
+                "remaining_accounts": self.remaining, "resumed": self.resumed,
+                "placement": self.placement, "spread_deferred": self.spread_deferred}
+
+
+class Calls(BulkWriter):
+    """BulkWriter's retries (429, 5xx, connection failures, with backoff for max_wait),
+    for requests that are not an Indexer's."""
+
+    def _fold(self, key: Key, stored: Stored | None, lines: list[Any]) -> Outcome:
+        raise NotImplementedError
+
+
+def send_bulk(calls: Calls, lines: list[str]) -> None:
+    """Send bulk lines (an action and maybe a document each); items refused with 429
+    are sent again, any other refusal stops the reindex."""
+    while lines:
+        reply = calls.call(calls.es.bulk, operations="\n".join(lines) + "\n")
+        again: list[str] = []
+        at = 0
+        for item in reply["items"]:
+            kind, answer = next(iter(item.items()))
+            width = 1 if kind == "delete" else 2
+            status = answer.get("status", 500)
+            if status == 429 or status >= 500:
+                again += lines[at:at + width]
+            elif status >= 300 and not (kind == "delete" and status == 404):
+                raise ReindexError(f"Elasticsearch refused the rebuilt document "
+                                   f"{answer.get('_id')} ({status}); nothing was "
+                                   "switched: the contact index is unchanged")
+            at += width
+        if again:
+            time.sleep(1.0)
+        lines = again
+
+
+def delete_closed(es: Elasticsearch, index: str, keep: tuple[str, ...]) -> list[str]:
+    """Delete the closed `index-v<n>` indices (old indices of earlier reindexes) but
+    `keep`; their names."""
+    rows = es.cat.indices(index=f"{index}-v*", h="index,status", format="json",
+                          expand_wildcards="closed")
+    found: list[dict[str, str]] = rows.body  # type: ignore[assignment]
+    gone = sorted(row["index"] for row in found if row["status"] == "close"
+                  and row["index"] not in keep
+                  and re.fullmatch(re.escape(index) + r"-v\d+", row["index"]))
+    for name in gone:
+        es.options(ignore_status=404).indices.delete(index=name)
+    return gone
 
 
 # -- is an index in the current shape? ---------------------------------------------------
@@ -44,18 +122,22 @@ def mapping_shape(mappings: dict[str, Any]) -> dict[str, Any]:
     static = {name: _normal({k: v for k, v in definition.items()
                              if not (name == "fields" and k == "properties")})
               for name, definition in mappings.get("properties", {}).items()}
-    return {"meta": mappings.get("_meta"), "dynamic": _normal(mappings.get("dynamic")),
+    meta = {k: v for k, v in (mappings.get("_meta") or {}).items() if k != PLACEMENT_META}
+    return {"meta": meta or None, "dynamic": _normal(mappings.get("dynamic")),
             "templates": _normal(mappings.get("dynamic_templates", [])),
             "properties": static}
 
 
 def index_placement(es: Elasticsearch, index: str) -> Placement:
-    """The placement (shards, routing partition) a concrete index has in effect."""
+    """The placement (shards, routing partition, spread accounts) a concrete index has
+    in effect."""
     (found,) = es.indices.get_settings(index=index).values()
+    (mapped,) = es.indices.get_mapping(index=index).values()
     state = es.cluster.state(metric="metadata", index=index, filter_path=(
         "metadata.indices.*.routing_num_shards"))
     (meta,) = state["metadata"]["indices"].values()
-    return placement_of(found["settings"]["index"], int(meta["routing_num_shards"]))
+    return placement_of(found["settings"]["index"], int(meta["routing_num_shards"]),
+                        mapped["mappings"].get("_meta"))
 
 
 def is_current(es: Elasticsearch, index: str, wanted: Placement | None = None) -> bool:

@@ -8,26 +8,33 @@ index with the current mapping, then switch the contact index's name to it at on
   (`X-v2` for a concrete `X`); the switch is one `_aliases` call: `remove_index X` (a
   concrete X) or `remove` the old alias, and `add` the alias X to the new index. The store
   indices (`X-catalog`, `X-segments`, `X-checkpoints`, `X-tokens`) are named from `X` and
-  are not touched.
+  are not touched. After the switch the old `X-v<n>` is closed, not deleted (a writer or
+  reader that looked it up before fails there and looks X up again); the next reindex
+  deletes it.
 * Current or not. The mapping of X is compared with `mapping.index_body()`'s: its `_meta`
   (where a shape version marker lives), the dynamic templates and the static fields; and
-  its placement (shards, routing partition: stores/placement.py) with the one wanted (as
-  asked with `shards`/`partition`, else X's shards with the default partition). The
-  same: nothing to do ("current"), unless forced. The placement is kept in the progress:
-  a rerun without one continues into the same new index.
+  its placement (shards, routing partition, spread accounts: stores/placement.py) with
+  the one wanted (as asked, else X's shards, partition 1, and every account of more
+  than `spread_above` contacts spread: `_wanted`). The same: nothing to do ("current"),
+  unless forced. The placement is kept in the progress: a rerun without one continues
+  into the same new index. The new index's spread accounts get their routing keys
+  before anything is written to it.
 * The copy. Account by account, a point-in-time scan of the source sorted by contact_id
   (search_after), each document rebuilt (`contact_document(document_contact(source))`)
-  and bulk-written with its `_id` and routing. After every batch the last contact id is
-  checkpointed (a document in `X-checkpoints`, written with optimistic concurrency, so a
-  second reindex running at once stops), and a rerun continues after it.
+  and bulk-written with its `_id` and the new index's routing. After every batch the
+  last contact id is checkpointed (a document in `X-checkpoints`, written with
+  optimistic concurrency, so a second reindex running at once stops), and a rerun
+  continues after it.
 * Writers meanwhile (`segql index --follow`): before the first account is scanned, the
   source's per-shard local checkpoints are recorded; every write after has a higher
-  `_seq_no`. Once every account is copied, documents with a higher `_seq_no` are copied again, once
-  while writers go on, then with the source blocked for writes (`_block/write`, which
+  `_seq_no`. Once every account is copied, documents with a higher `_seq_no` are copied
+  again, once while writers go on, then with the source blocked for writes (`_block/write`, which
   waits for writes in flight); writers meeting the block pause and retry
-  (`writer.py`), and after the switch they read and write the new index. Contacts deleted
-  meanwhile are found by comparing ids where an account's counts differ, and deleted.
-  Then the count of every account must be equal in both, or nothing is switched.
+  (`writer.py`), and after the switch they read and write the new index (the old one is
+  closed: a writer that still addresses it looks the index and its routing up again).
+  Contacts deleted meanwhile are found by comparing ids where an account's counts
+  differ, and deleted. Then the count of every account must be equal in both, or
+  nothing is switched.
 """
 
 from __future__ import annotations
@@ -36,68 +43,46 @@ import json
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from elasticsearch import ConflictError, Elasticsearch
 
 from segql.contract.document import contact_document, document_contact
 from segql.errors import InputError, SegqlError
-from segql.indexer.batch import Key
 from segql.indexer.index_facts import (
     KEEP_ALIVE,
+    Calls,
     ReindexError,
+    Report,
     account_counts,
     concrete_index,
+    delete_closed,
     index_placement,
     is_current,
     local_checkpoints,
     primary_terms,
     scan_pages,
+    send_bulk,
 )
-from segql.indexer.writer import DEFAULT_MAX_WAIT, DERIVED, BulkWriter, Outcome, Stored
+from segql.indexer.writer import DEFAULT_MAX_WAIT, DERIVED
 from segql.stores import searches
 from segql.stores.checkpoints import CheckpointStore, Version
 from segql.stores.index_settings import replicas_of
-from segql.stores.mapping import create_index_once, index_body
-from segql.stores.placement import Placement, placement
+from segql.stores.mapping import create_index_once, index_body, put_routes
+from segql.stores.placement import (
+    DEFAULT_SPREAD_ABOVE,
+    Placement,
+    Routes,
+    Target,
+    placement,
+    resolve,
+    spread_keys,
+    spread_over,
+)
 
 #: The checkpoint store's key of a reindex's progress.
 PROGRESS_KEY = "reindex"
 DEFAULT_BATCH_SIZE = 1000
-
-
-@dataclass
-class Report:
-    index: str
-    #: "current" (nothing to do), "switched", or "partial" (accounts remain to copy).
-    status: str
-    source: str
-    target: str | None = None
-    copied: int = 0
-    caught_up: int = 0
-    deleted: int = 0
-    #: Contacts per account: verified equal in both (switched), or copied so far.
-    contacts: dict[str, int] = field(default_factory=dict)
-    remaining: list[str] = field(default_factory=list)
-    resumed: bool = False
-    #: The new index's shards and routing partition.
-    placement: dict[str, int] | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {"index": self.index, "status": self.status, "from": self.source,
-                "to": self.target, "copied": self.copied, "caught_up": self.caught_up,
-                "deleted": self.deleted, "contacts": self.contacts,
-                "remaining_accounts": self.remaining, "resumed": self.resumed,
-                "placement": self.placement}
-
-
-class _Calls(BulkWriter):
-    """BulkWriter's retries (429, 5xx, connection failures, with backoff for max_wait),
-    for requests that are not an Indexer's."""
-
-    def _fold(self, key: Key, stored: Stored | None, lines: list[Any]) -> Outcome:
-        raise NotImplementedError
 
 
 # -- the reindex ----------------------------------------------------------------------
@@ -109,13 +94,18 @@ class Reindex:
     def __init__(self, es: Elasticsearch, index: str, *, batch_size: int = DEFAULT_BATCH_SIZE,
                  max_wait: float = DEFAULT_MAX_WAIT, pause: float = 0.0,
                  shards: int | None = None, partition: int | None = None,
+                 spread_above: int | None = None, spread: dict[str, int] | None = None,
                  log: Callable[[str], None] = lambda _: None) -> None:
         self.es, self.index, self.batch_size, self.pause, self.log = (
             es, index, batch_size, pause, log)
-        self.shards, self.partition = shards, partition
+        self.shards, self.partition, self.spread = shards, partition, dict(spread or {})
+        self.spread_above = spread_above or DEFAULT_SPREAD_ABOVE
         #: whether a placement was asked for (else a resumed run keeps the stored one)
-        self.asked = shards is not None or partition is not None
-        self.calls = _Calls(es, index, max_wait=max_wait)
+        self.asked = (shards is not None or partition is not None or spread_above is not None
+                      or bool(spread))
+        self.deferred: list[str] = []
+        self._targets: dict[str, Target] = {}
+        self.calls = Calls(es, index, max_wait=max_wait)
         self.store = CheckpointStore(es, index)
         self.state: dict[str, Any] = {}
         self.version: Version | None = None
@@ -133,7 +123,10 @@ class Reindex:
         report = Report(self.index, "current", source, resumed=bool(self.state))
         if not self.state:
             wanted = self._wanted(source)
-            if not force and self.calls.call(is_current, self.es, source, wanted):
+            report.spread_deferred = self.deferred
+            # (a deferred spread is a reason to move: the next reindex can then spread)
+            if not (force or self.deferred) and self.calls.call(is_current, self.es, source,
+                                                                 wanted):
                 return report
             self._start(source, wanted)
         report.target, report.placement = self.state["target"], self.state.get("placement")
@@ -175,7 +168,8 @@ class Reindex:
         """Whether the stored progress is of this very source (not of an index deleted
         and created again under the name) into a target of the current shape."""
         target = self.state["target"]
-        stored = Placement(**self.state["placement"]) if "placement" in self.state else None
+        stored = (Placement.from_json(self.state["placement"]) if "placement" in self.state
+                  else None)
         asked = self._wanted(source) if self.asked else stored
         return bool(self.state["source"] == source
                     and self.state.get("source_uuid") == self._uuid(source)
@@ -184,11 +178,37 @@ class Reindex:
                     and self.calls.call(is_current, self.es, target, stored))
 
     def _wanted(self, source: str) -> Placement:
-        """The placement of the new index: the shards and routing partition asked for;
-        else the source's shards, spread by the default partition for them (so a reindex
-        moves an index made before placements to the current one: stores/placement.py)."""
+        """The placement of the new index: the shards and routing partition asked for,
+        else the source's shards and partition 1; the accounts asked for spread over the
+        shards asked, and (with partition 1) every account of more than `spread_above`
+        contacts over one shard per `spread_above` (stores/placement.py).
+
+        Nothing is spread when the source is a concrete index named as the contact index
+        (made before aliases): after the switch that name is the alias, and a writer or
+        reader that looked it up before still addresses it, with routing by account, which
+        is right in the new index only if it spreads nothing. The next reindex spreads."""
         shards = self.shards or self.calls.call(index_placement, self.es, source).shards
-        return placement(shards, self.partition)
+        spread: dict[str, int] = {}
+        if (self.partition or 1) == 1:
+            counts = self.calls.call(account_counts, self.es, source)
+            spread = {account: over for account, count in counts.items()
+                      if (over := spread_over(count, self.spread_above, shards)) > 1}
+        spread |= self.spread
+        if source == self.index and spread:
+            self.deferred = sorted(spread)
+            self.log(f"{source} is a concrete index named as the contact index: this "
+                     f"reindex spreads no account; run segql reindex again afterwards to "
+                     f"spread {', '.join(self.deferred)}")
+            spread = {}
+        return placement(shards, self.partition, spread)
+
+    def _target_of(self, index: str) -> Target:
+        """A concrete index (the source or the new one) with its routing keys."""
+        if index not in self._targets:
+            found = self.calls.call(resolve, self.es, index)
+            assert found.index == index
+            self._targets[index] = found
+        return self._targets[index]
 
     def _discard(self) -> None:
         """Progress of another source or an older shape: drop it and its unswitched copy."""
@@ -217,8 +237,13 @@ class Reindex:
                       "placement": wanted.to_json(), "accounts": {}, "caught_up_to": since}
         self._save()  # first: a second reindex starting now stops here
         self.calls.call(create_index_once, self.es, target, body)
+        if wanted.spread:  # keys on distinct shards of the new index, before any write
+            keys = {account: self.calls.call(spread_keys, self.es, target, account, over)
+                    for account, over in sorted(wanted.spread.items())}
+            self.calls.call(put_routes, self.es, target, Routes(keys))
+        spread = "".join(f", {a} over {n} shards" for a, n in sorted(wanted.spread.items()))
         self.log(f"reindexing {self.index} ({source}) into {target} ({wanted.shards} "
-                 f"shards, an account on {wanted.partition})")
+                 f"shards, an account on {wanted.partition}{spread})")
 
     def _outrank(self, source: str, target: str) -> None:
         """Raise the target's primary term above every one of the source (a closed and
@@ -240,7 +265,8 @@ class Reindex:
         source = self.state["source"]
         self.calls.call(self.es.indices.refresh, index=source)
         pit = self.calls.call(searches.open_point_in_time, self.es, index=source,
-                              routing=account, keep_alive=KEEP_ALIVE)
+                              routing=self._target_of(source).search_routing(account),
+                              keep_alive=KEEP_ALIVE)
         copied = 0
         try:
             after = [progress["after"]] if progress.get("after") else None
@@ -262,6 +288,7 @@ class Reindex:
     def _write(self, hits: list[dict[str, Any]]) -> None:
         """Rebuild the documents of `hits` in the current shape into the target."""
         lines = []
+        target = self._target_of(self.state["target"])
         for hit in hits:
             try:
                 document = contact_document(document_contact(hit["_source"]))
@@ -269,32 +296,10 @@ class Reindex:
                 raise ReindexError(f"the document {hit['_id']} does not hold a contact "
                                    "segql can read back; nothing was switched") from None
             lines.append(json.dumps({"index": {
-                "_index": self.state["target"], "_id": hit["_id"],
-                "routing": hit.get("_routing", document["account"])}}))
+                "_index": target.index, "_id": hit["_id"],
+                "routing": target.route(document["account"], document["contact_id"])}}))
             lines.append(json.dumps(document, ensure_ascii=False, separators=(",", ":")))
-        self._bulk(lines)
-
-    def _bulk(self, lines: list[str]) -> None:
-        """Send bulk lines (an action and maybe a document each); items refused with 429
-        are sent again, any other refusal stops the reindex."""
-        while lines:
-            reply = self.calls.call(self.es.bulk, operations="\n".join(lines) + "\n")
-            again: list[str] = []
-            at = 0
-            for item in reply["items"]:
-                kind, answer = next(iter(item.items()))
-                width = 1 if kind == "delete" else 2
-                status = answer.get("status", 500)
-                if status == 429 or status >= 500:
-                    again += lines[at:at + width]
-                elif status >= 300 and not (kind == "delete" and status == 404):
-                    raise ReindexError(f"Elasticsearch refused the rebuilt document "
-                                       f"{answer.get('_id')} ({status}); nothing was "
-                                       "switched: the contact index is unchanged")
-                at += width
-            if again:
-                time.sleep(1.0)
-            lines = again
+        send_bulk(self.calls, lines)
 
     # -- catching up and switching ----------------------------------------------------
 
@@ -322,19 +327,22 @@ class Reindex:
 
     def _delete_gone(self, account: str) -> int:
         """Delete from the target the account's contacts the source no longer holds."""
-        ids: list[set[str]] = []
+        ids: list[dict[str, str]] = []
         for index in (self.state["source"], self.state["target"]):
             pit = self.calls.call(searches.open_point_in_time, self.es, index=index,
-                                  routing=account, keep_alive=KEEP_ALIVE)
-            try:
-                ids.append({hit["_id"] for hits in scan_pages(
+                                  routing=self._target_of(index).search_routing(account),
+                                  keep_alive=KEEP_ALIVE)
+            try:  # _id → contact id (the sort value)
+                ids.append({hit["_id"]: hit["sort"][0] for hits in scan_pages(
                     self.es, pit, {"term": {"account": account}}, [{"contact_id": "asc"}],
                     None, 5000, source=False) for hit in hits})
             finally:
                 searches.close_point_in_time(self.es, pit)
-        gone = sorted(ids[1] - ids[0])
-        self._bulk([json.dumps({"delete": {"_index": self.state["target"], "_id": doc_id,
-                                           "routing": account}}) for doc_id in gone])
+        target = self._target_of(self.state["target"])
+        gone = sorted(set(ids[1]) - set(ids[0]))
+        send_bulk(self.calls, [json.dumps({"delete": {"_index": target.index, "_id": doc_id,
+                                           "routing": target.route(account, ids[1][doc_id])}})
+                    for doc_id in gone])
         return len(gone)
 
     def _switch(self, source: str, aliased: bool, report: Report) -> None:
@@ -396,10 +404,16 @@ class Reindex:
         return dict(sorted(want.items()))
 
     def _cleanup(self, report: Report) -> Report:
-        """After the switch: the old concrete index and the progress go."""
+        """After the switch: the old concrete index is closed, not deleted (a writer or
+        reader that looked it up before the switch then fails, looks the contact index
+        up again and meets the new one; a deleted name could be created again by a
+        write); indices closed by earlier reindexes are deleted (nothing has addressed
+        them since the switch after them); the progress goes."""
         old = self.state["source"]
         if old != self.index and old != self.state["target"]:
-            self.es.options(ignore_status=404).indices.delete(index=old)
+            self.es.options(ignore_status=404).indices.close(index=old)
+            for name in delete_closed(self.es, self.index, keep=(old, self.state["target"])):
+                self.log(f"deleted {name}, closed by an earlier reindex")
         self.calls.call(self.store.delete_state, PROGRESS_KEY)
         report.status = "switched"
         return report
@@ -409,8 +423,10 @@ def reindex(es: Elasticsearch, index: str, *, accounts: list[str] | None = None,
             force: bool = False, batch_size: int = DEFAULT_BATCH_SIZE,
             max_wait: float = DEFAULT_MAX_WAIT, pause: float = 0.0,
             shards: int | None = None, partition: int | None = None,
+            spread_above: int | None = None, spread: dict[str, int] | None = None,
             log: Callable[[str], None] = lambda _: None) -> Report:
     """Rebuild the contact index `index` in the current shape and placement (see the
     module doc)."""
     return Reindex(es, index, batch_size=batch_size, max_wait=max_wait, pause=pause,
-                   shards=shards, partition=partition, log=log).run(accounts, force=force)
+                   shards=shards, partition=partition, spread_above=spread_above,
+                   spread=spread, log=log).run(accounts, force=force)

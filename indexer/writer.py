@@ -12,10 +12,14 @@ Each contact that changed is written once:
   seconds of continuous failure (the node may be restarting); then the run fails.
 * A document Elasticsearch refuses for good (a 4xx other than 409) sends that contact's
   records of the batch to the rejects, with Elasticsearch's reason; the stream goes on.
-* A write refused because the index is blocked for writes (`segql reindex` blocks the old
-  index while it switches to the new one) is not a refusal: the contact is read again and
-  written again after a pause, for as long as `max_wait` seconds of continuous blocking,
-  so after the switch it is read from, and written to, the new index.
+* Contacts are read and written in the concrete index the contact index's name leads
+  to, with that index's routing (`placement.resolve`: its spread accounts' keys), looked
+  up again for every batch. A write refused because the index is blocked for writes
+  (`segql reindex` blocks the old index while it switches to the new one), closed (the
+  old index after the switch) or missing is not a refusal: the concrete index and its
+  routing are looked up again, and the contact read again and written again after a
+  pause, for as long as `max_wait` seconds of continuous blocking, so after the switch it
+  is read from, and written to, the new index with the new index's routing.
 * With a cache of written contacts (`written.py`), a contact this writer wrote is not
   read again: the next batch folds onto what was written, guarded by the `_seq_no` and
   `_primary_term` of that write (so a write by anyone else in between is still a 409).
@@ -42,6 +46,7 @@ from segql.indexer.codec import Fragments
 from segql.indexer.records import Reject
 from segql.indexer.written import WrittenContacts
 from segql.stores.failures import reason_of, translate, url_of
+from segql.stores.placement import Target, gone, resolve
 
 T = TypeVar("T")
 
@@ -61,6 +66,11 @@ DERIVED = ["fields", "anniv", *(f"{kind}.p{slot}" for kind in ("events", "visits
 
 class IndexerError(SegqlError):
     """Elasticsearch stayed unavailable, or kept refusing, past the configured wait."""
+
+
+class _Away(Exception):
+    """A read found the concrete index closed or gone (a reindex switched since it was
+    looked up): look it up again."""
 
 
 #: Of a bulk reply, only what is read (the rest is ~3x the bytes to decode).
@@ -105,10 +115,16 @@ def _retryable(error: Exception) -> bool:
     return isinstance(error, TransportError)
 
 
+#: Bulk item errors that say the concrete index can't be written now (blocked by a
+#: reindex's switch, closed or missing after it): look it up again, write again.
+_AWAY = ("cluster_block_exception", "index_closed_exception", "index_not_found_exception")
+
+
 def _blocked(answer: dict[str, Any]) -> bool:
-    """Whether a bulk item was refused by an index block (e.g. `index.blocks.write`)."""
+    """Whether a bulk item was refused by an index block (e.g. `index.blocks.write`) or
+    because the concrete index is closed or gone."""
     error = answer.get("error")
-    return isinstance(error, dict) and error.get("type") == "cluster_block_exception"
+    return isinstance(error, dict) and error.get("type") in _AWAY
 
 
 class BulkWriter(ABC):
@@ -128,6 +144,18 @@ class BulkWriter(ABC):
         self._delay = 0.0
         #: Since when writes meet a write block (None: they don't).
         self._blocked_since: float | None = None
+        self._target: Target | None = None
+
+    @property
+    def target(self) -> Target:
+        """The concrete index written and its routing (`placement.resolve`)."""
+        if self._target is None:
+            self._target = self.call(resolve, self.es, self.index)
+        return self._target
+
+    def retarget(self) -> None:
+        """Look the concrete index and its routing up again before the next read."""
+        self._target = None
 
     # -- retries ---------------------------------------------------------------------
 
@@ -164,6 +192,7 @@ class BulkWriter(ABC):
         """Fold and write every group; contacts written by someone else in between are
         read again and folded again, up to MAX_CONFLICT_ATTEMPTS times."""
         pending = list(groups)
+        self.retarget()  # once per batch: a reindex may have switched since the last
         attempt, read = 0, False
         while attempt < MAX_CONFLICT_ATTEMPTS:
             if not pending:
@@ -196,6 +225,7 @@ class BulkWriter(ABC):
                                "stopped half-way? run it again to finish it)")
         self.stats.retried += 1
         time.sleep(random.uniform(0.2, 0.5))
+        self.retarget()
 
     def _stored(self, keys: list[Key]) -> dict[Key, Stored]:
         """The stored state of contacts: what this writer wrote last (the cache), else
@@ -210,16 +240,27 @@ class BulkWriter(ABC):
                 stored[key] = held
         if missing:
             self.reads += len(missing)
-            stored.update(self.call(self._read, missing))
+            while True:
+                try:
+                    stored.update(self.call(self._read, missing))
+                    break
+                except (ApiError, _Away) as error:  # closed or gone since: look again
+                    if not (isinstance(error, _Away) or gone(error)):
+                        raise
+                    self._blocked_since = self._blocked_since or time.monotonic()
+                    self._wait_unblocked()
         return stored
 
     def _read(self, keys: list[Key]) -> dict[Key, Stored]:
         stored: dict[Key, Stored] = {}
         for start in range(0, len(keys), 500):
             chunk = keys[start:start + 500]
-            response = self.es.mget(index=self.index, source_excludes=DERIVED, docs=[
-                {"_id": document_id(*key), "routing": key[0]} for key in chunk])
+            target = self.target
+            response = self.es.mget(index=target.index, source_excludes=DERIVED, docs=[
+                {"_id": document_id(*key), "routing": target.route(*key)} for key in chunk])
             for key, doc in zip(chunk, response["docs"], strict=True):
+                if "error" in doc and gone(doc["error"]):
+                    raise _Away
                 if "error" in doc:  # e.g. a shard still recovering: retried by `call`
                     raise TransportError(f"reading {doc['_id']}: {doc['error']}")
                 if doc.get("found"):

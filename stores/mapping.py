@@ -14,7 +14,13 @@ from segql.stores.index_settings import (
     shards_setting,
     store_index_settings,
 )
-from segql.stores.placement import ROUTING_MAPPING, placement, placement_settings
+from segql.stores.placement import (
+    PLACEMENT_META,
+    ROUTING_MAPPING,
+    Routes,
+    placement,
+    placement_settings,
+)
 
 _KEYWORD_MATCH = {"type": "keyword"}
 _KEYWORD_SEARCH_ONLY = {"type": "keyword", "doc_values": False}
@@ -48,8 +54,9 @@ def _slot_template(slot: str, mapping: dict[str, Any]) -> dict[str, Any]:
 def index_body(shards: int | None = None, replicas: Replicas | None = None,
                partition: int | None = None) -> dict[str, Any]:
     """Settings and mappings for a new contact index: shards and replicas given, else the
-    environment's, else the defaults (`index_settings`); an account spreads over
-    `partition` of its shards (default: `placement.default_partition`; stores/placement.py)."""
+    environment's, else the defaults (`index_settings`); an account's routing value
+    spreads over `partition` of its shards (default 1; stores/placement.py). Spread
+    accounts' routing keys are added by `put_routes` once the index exists."""
     return {
         "settings": {
             **contact_index_settings(shards, replicas),
@@ -181,8 +188,24 @@ def check_index_shape(es: Elasticsearch, index: str) -> None:
         refuse_unreadable_shape(name, body.get("mappings", {}), index)
 
 
+def _put_meta(es: Elasticsearch, index: str, entries: dict[str, Any]) -> None:
+    """Set entries of the concrete index's mapping `_meta`, keeping the others (a
+    `put_mapping` with `_meta` replaces all of it: the placement must never be dropped)."""
+    found: dict[str, Any] = es.indices.get_mapping(
+        index=index, filter_path=["*.mappings._meta"]).body
+    first: dict[str, Any] = next(iter(found.values()), {})
+    meta = dict(first.get("mappings", {}).get("_meta", {}))
+    es.indices.put_mapping(index=index, meta={**meta, **entries})
+
+
 def mark_shape(es: Elasticsearch, index: str) -> None:
     """Record in the index's mapping that every document in it has this version's shape
     (after `segql reindex` rewrote them all; needs the `write` privilege, `manage` from
-    Elasticsearch 10)."""
-    es.indices.put_mapping(index=index, meta={SHAPE_META: SHAPE})
+    Elasticsearch 10). The placement in `_meta` is kept."""
+    _put_meta(es, index, {SHAPE_META: SHAPE})
+
+
+def put_routes(es: Elasticsearch, index: str, routes: Routes) -> None:
+    """Record a new concrete index's spread accounts' routing keys (stores/placement.py),
+    before anything is written to it or anyone can address it."""
+    _put_meta(es, index, {PLACEMENT_META: routes.to_meta()})

@@ -52,7 +52,8 @@ def name(es: Elasticsearch) -> Iterator[str]:
     after (an alias can't be deleted by its name: its concrete indices are)."""
     unique = f"segql-test-{os.urandom(6).hex()}"
     yield unique
-    for found in es.indices.get(index=f"{unique}*", allow_no_indices=True):
+    for found in es.indices.get(index=f"{unique}*", allow_no_indices=True,
+                                expand_wildcards="all"):  # closed old indices too
         es.options(ignore_status=404).indices.delete(index=found)
 
 
@@ -199,7 +200,7 @@ def test_an_alias_is_switched_to_the_next_version(es: Elasticsearch, name: str) 
     report = reindex(es, name)
     assert report.status == "switched" and (report.source, report.target) == (
         f"{name}-v1", f"{name}-v2")
-    assert not es.indices.exists(index=f"{name}-v1"), "the old concrete index is deleted"
+    assert status(es, f"{name}-v1") == "close", "the old concrete index is closed"
     assert concrete_index(es, name) == (f"{name}-v2", True)
     assert api.count(es, saved, api.context(es, ACCOUNTS[0], index=name), name).count == want
     # writing through the alias after the switch (segql index on the new index)
@@ -212,6 +213,15 @@ def test_an_alias_is_switched_to_the_next_version(es: Elasticsearch, name: str) 
     third = reindex(es, name, force=True)
     assert (third.source, third.target) == (f"{name}-v2", f"{name}-v3")
     assert sum(third.contacts.values()) == len(contacts) + 1
+    # the next reindex closes its old index and deletes the one closed before
+    assert status(es, f"{name}-v2") == "close"
+    assert not es.indices.exists(index=f"{name}-v1")
+
+
+def status(es: Elasticsearch, index: str) -> str:
+    """`open` or `close`."""
+    (row,) = es.cat.indices(index=index, h="status", format="json", expand_wildcards="all")
+    return str(row["status"])
 
 
 def test_account_filter_copies_now_and_switches_when_all_are_copied(
