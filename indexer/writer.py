@@ -145,12 +145,19 @@ class BulkWriter(ABC):
         #: Since when writes meet a write block (None: they don't).
         self._blocked_since: float | None = None
         self._target: Target | None = None
+        #: The concrete index the cache's contacts were written to (None: not yet known).
+        self._written_to: str | None = None
 
     @property
     def target(self) -> Target:
         """The concrete index written and its routing (`placement.resolve`)."""
         if self._target is None:
-            self._target = self.call(resolve, self.es, self.index)
+            found = self.call(resolve, self.es, self.index)
+            if self._written_to not in (None, found.index):
+                # a reindex switched: the cached `_seq_no`s are another index's, and one
+                # could equal the new copy's by chance (a write over an unseen update)
+                self.cache.clear()
+            self._target, self._written_to = found, found.index
         return self._target
 
     def retarget(self) -> None:
@@ -230,6 +237,7 @@ class BulkWriter(ABC):
     def _stored(self, keys: list[Key]) -> dict[Key, Stored]:
         """The stored state of contacts: what this writer wrote last (the cache), else
         read."""
+        _ = self.target  # looked up before the cache is: a switch since empties it
         stored: dict[Key, Stored] = {}
         missing = []
         for key in keys:

@@ -99,6 +99,11 @@ class WrittenContacts:
             self.bytes -= gone
             self.evicted += 1
 
+    def clear(self) -> None:
+        """Forget every contact (their `_seq_no`s belong to an index no longer written)."""
+        self._entries.clear()
+        self.bytes = 0
+
     def drop(self, key: Key) -> None:
         entry = self._entries.pop(key, None)
         if entry is not None:

@@ -47,6 +47,7 @@ from segql.indexer.loader import load
 from segql.indexer.records import fold_records
 from segql.indexer.reindex import reindex
 from segql.indexer.writer import Outcome, Stored
+from segql.indexer.written import WrittenContacts
 from segql.stores.mapping import create_index_once, index_body
 from segql.stores.placement import Placement, resolve
 
@@ -278,3 +279,33 @@ def test_a_follower_writing_across_a_spreading_switch_loses_nothing(
     assert not rejects.exists() or rejects.read_text() == ""
     assert on_shards(es, name, BIG) == 3
     equals_the_fold(es, name, [*lines, *written])
+
+
+def test_a_cached_writer_idle_across_a_switch_reads_the_new_index(
+        es: Elasticsearch, name: str) -> None:
+    """A writer keeping what it wrote (`--follow`'s cache) sits idle while a reindex
+    switches: its cached `_seq_no`s are the old index's, so its next batch forgets them
+    and reads the contacts from the new index (a chance match of a cached `_seq_no` with
+    the new copy's would otherwise let a write over an unseen update through)."""
+    def later(ids: list[str], tag: str) -> list[dict[str, Any]]:
+        return [{"type": "event", "account": BIG, "contact": c, "id": f"{tag}-{c}",
+                 "name": "Late", "ts": "2026-01-02T00:00:00Z", "props": {"n": 1}}
+                for c in ids]
+
+    lines = records()
+    aliased(es, name, lines)
+    ids = sorted(c.id for c in contacts() if c.account == BIG)[:4]
+    indexer = Indexer(es, name, cache=WrittenContacts(1000))
+    first = [json.dumps(r) for r in later(ids, "a")]
+    (batch,) = batched(first, None)
+    assert indexer.apply(batch).rejects == []
+    assert all((BIG, i) in indexer.cache for i in ids) and indexer.target.index == f"{name}-v1"
+    assert reindex(es, name, spread={BIG: 3}).status == "switched"
+    reads, retried = indexer.reads, indexer.stats.retried
+    second = [json.dumps(r) for r in later(ids, "b")]
+    (batch,) = batched(second, None)
+    assert indexer.apply(batch).rejects == [] and indexer.stats.failed == []
+    assert indexer.target.index == f"{name}-v2"
+    assert indexer.reads - reads == len(ids), "every contact read again from the new index"
+    assert indexer.stats.retried == retried, "no write guarded by the old index's _seq_no"
+    equals_the_fold(es, name, [*lines, *first, *second])
