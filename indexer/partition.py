@@ -6,7 +6,6 @@ once. A partition file holds `line number TAB raw line` rows."""
 from __future__ import annotations
 
 import os
-import re
 import zlib
 
 import orjson
@@ -24,33 +23,6 @@ MAX_PARTITIONS = 512
 DEFAULT_LOAD_BYTES = 2 << 30
 
 
-#: The head of a record as producers usually write it: its type, account and contact id
-#: as its first members, compact (`line_key`).
-_HEAD = re.compile(rb'\{"type":"(contact|delete|event|visit)","account":"([A-Za-z0-9_.-]{1,64})",'
-                   rb'"(id|contact)":"([^"\\]*)"')
-#: The member naming a record's contact, by type (`batch.contact_key`).
-_ID_KEY = {b"contact": b"id", b"delete": b"id", b"event": b"contact", b"visit": b"contact"}
-
-
-def line_key(raw: bytes) -> bytes | None:
-    """`document_id(*contact_key(record))` as UTF-8 for a line whose head names its
-    contact beyond doubt, read without decoding the line; None: decode it to know.
-
-    Beyond doubt: no backslash in the line (so every `"` delimits a string, and a name
-    can't be spelled with escapes) and the names `type`, `account` and the contact's id
-    member each occur once in the whole line (so no later duplicate member overrides
-    the head: the last one wins in JSON). A line that is not valid JSON after all is
-    still read, and rejected, when its partition is loaded, as it would have been here;
-    only lines of a valid contact have to land in their contact's partition.
-    """
-    head = _HEAD.match(raw)
-    if (head is None or b"\\" in raw or head[3] != _ID_KEY[head[1]]
-            or raw.count(b'"type"') != 1 or raw.count(b'"account"') != 1
-            or raw.count(b'"' + head[3] + b'"') != 1):
-        return None
-    return head[2] + b":" + head[4]
-
-
 def partition(source: Input, folder: str, partition_bytes: int
               ) -> tuple[list[str], list[Line], int]:
     """The rest of the input split by contact into partition files in `folder`
@@ -66,17 +38,13 @@ def partition(source: Input, folder: str, partition_bytes: int
     outs = [open(path, "wb", buffering=1 << 18) for path in paths]  # noqa: SIM115
     try:
         while (raw := source.read_line(False)) is not None:
-            found = line_key(raw)
-            if found is None:
-                try:  # only its contact is needed here: orjson reads that as `json` does
-                    record = orjson.loads(raw)
-                except orjson.JSONDecodeError:
-                    record = parse_line(source.line, raw)
-                key = contact_key(record)
-                if key is not None:
-                    found = document_id(*key).encode()
-            if found is not None:
-                part = zlib.crc32(found) % parts
+            try:  # only its contact is needed here: orjson reads that as `json` does
+                record = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                record = parse_line(source.line, raw)
+            key = contact_key(record)
+            if key is not None:
+                part = zlib.crc32(document_id(*key).encode()) % parts
                 outs[part].write(b"%d\t%s\n" % (source.line, raw.rstrip(b"\r\n")))
                 kept += 1
             elif (record := parse_line(source.line, raw)) is not None:  # as `json` reads it

@@ -121,9 +121,11 @@ def _check_item(name: str, item: Any) -> None:
         raise RecordError(f"`{name}`: text longer than {MAX_TEXT_BYTES} bytes (UTF-8)")
 
 
+@lru_cache(maxsize=1 << 14)
 def _text_bytes(text: str) -> int:
     """The UTF-8 length of a text or of its fold, whichever is longer (the fold is what is
-    indexed). ASCII, the common case, folds to as many bytes and has no surrogate."""
+    indexed). ASCII, the common case, folds to as many bytes and has no surrogate. Cached:
+    the same texts (product titles, categories) recur (one that raises is not cached)."""
     if text.isascii():
         return len(text)
     return max(_utf8_len(text), _utf8_len(fold(text)))
@@ -146,9 +148,11 @@ def _props(record: dict[str, Any], key: str = "props") -> dict[str, Any]:
     kept = {}
     for name, value in props.items():
         _check_name(name)
-        _check_value(name, value)
-        if value is not None:
-            kept[name] = value
+        if not (type(value) is str and value.isascii() and len(value) <= MAX_TEXT_BYTES):
+            _check_value(name, value)  # all but the common case: a short ASCII text
+            if value is None:
+                continue
+        kept[name] = value
     return kept
 
 
