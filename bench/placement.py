@@ -116,7 +116,7 @@ def quirk(es: Elasticsearch, shards: int, partition: int) -> dict[str, Any]:
 
 def dataset(contacts: int) -> Path:
     CACHE.mkdir(parents=True, exist_ok=True)
-    path = CACHE / f"sample-{contacts}-seed{SEED}.jsonl"
+    path = CACHE / sample.sample_name(contacts, SEED)  # the generator's version in it
     if not path.exists():
         log(f"generating {contacts:,} contacts -> {path}")
         part = path.with_suffix(".part")

@@ -66,7 +66,7 @@ def ratio(a: float, b: float) -> float:
 def dataset(contacts: int) -> Path:
     """The sample stream for `contacts`, generated once and cached outside the repo."""
     CACHE.mkdir(parents=True, exist_ok=True)
-    path = CACHE / f"sample-{contacts}-seed{SEED}.jsonl"
+    path = CACHE / sample.sample_name(contacts, SEED)  # the generator's version in it
     if not path.exists():
         log(f"generating {contacts:,} contacts -> {path}")
         part = path.with_suffix(".part")

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import re
 import sys
 import unicodedata
 from collections.abc import Iterable
@@ -31,7 +30,7 @@ from segql.errors import InputError
 from segql.values import parse_instant
 
 if TYPE_CHECKING:
-    from segql.contract.contact import Activity, Contact
+    from segql.contract.contact import Contact
 
 
 def _closest(name: str, candidates: list[str]) -> str | None:
@@ -339,79 +338,6 @@ def _example(value: Any) -> Any:
     return value
 
 
-#: The stored form of an instant (`values.iso_millis`): as text, it sorts as its time.
-_STORED_INSTANT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z")
-
-
-def _in_time_order(activities: Iterable[Activity]) -> list[Activity]:
-    """By (time, id); as text when every `ts` is in the stored form (as the fold and the
-    documents hold them), which spares parsing each one."""
-    listed = list(activities)
-    if all(_STORED_INSTANT.fullmatch(activity.ts) for activity in listed):
-        return sorted(listed, key=lambda activity: (activity.ts, activity.id))
-    return sorted(listed, key=lambda activity: (parse_instant(activity.ts), activity.id))
-
-
-class _Learner:
-    """Collects sightings in a fixed order; the first type seen of a name is its type."""
-
-    def __init__(self) -> None:
-        self.first: dict[Entry, FieldType] = {}
-        self.event_names: list[str] = []
-        #: Per entry and type: how many values, and the first one (example, contact).
-        self.counts: dict[Entry, dict[FieldType, int]] = {}
-        self.firsts: dict[tuple[Entry, FieldType], tuple[Any, str]] = {}
-
-    def value(self, entry: Entry, value: Any, contact: str) -> None:
-        for item in value if isinstance(value, list) else (value,):
-            if item is None or item == "":  # `present`: they say nothing
-                continue
-            kind = type(item)  # `value_type`, its common cases first
-            type_: FieldType = _text_type(item) if kind is str else "number" if (
-                kind is int or kind is float) else value_type(item)
-            counts = self.counts.setdefault(entry, {})
-            if type_ in counts:
-                counts[type_] += 1
-            else:
-                counts[type_] = 1
-                self.firsts[(entry, type_)] = (_example(item), contact)
-                self.first.setdefault(entry, type_)
-
-    def seen(self) -> dict[Entry, dict[FieldType, Sighting]]:
-        return {entry: {type_: Sighting(type_, *self.firsts[(entry, type_)], count)
-                        for type_, count in counts.items()}
-                for entry, counts in self.counts.items()}
-
-    def contact(self, contact: Contact) -> None:
-        for name, value in contact.fields.items():
-            self.value(Entry("field", name), value, contact.id)
-        for event in _in_time_order(contact.events.values()):
-            name = event.name or ""
-            if name not in self.event_names:
-                self.event_names.append(name)
-            for prop, value in event.props.items():
-                self.value(Entry("event", prop, name), value, contact.id)
-        for visit in _in_time_order(contact.visits.values()):
-            for prop, value in visit.props.items():
-                self.value(Entry("visit", prop), value, contact.id)
-
-    def catalog(self) -> Catalog:
-        """The first types, without the standard names (their types are fixed)."""
-        fields: dict[str, FieldType] = {}
-        events: dict[str, dict[str, FieldType]] = {name: {} for name in self.event_names}
-        visit_properties: dict[str, FieldType] = {}
-        for entry, type_ in self.first.items():
-            if STANDARD.entry_type(entry) is not None:
-                continue
-            if entry.kind == "field":
-                fields[entry.name] = type_
-            elif entry.kind == "visit":
-                visit_properties[entry.name] = type_
-            else:
-                events[entry.event or ""][entry.name] = type_
-        return Catalog(fields, events, visit_properties)
-
-
 def learn(contacts: Iterable[Contact], *, account: str | None = None) -> LearnResult:
     """Types learned from contacts (those of `account` only, when given).
 
@@ -421,7 +347,9 @@ def learn(contacts: Iterable[Contact], *, account: str | None = None) -> LearnRe
     visit properties keep their fixed types. Contacts are visited by id and their events
     and visits by (time, id), so the same contacts always give the same result.
     """
-    learner = _Learner()
+    from segql.compiler.learning import Learner  # it builds on this module
+
+    learner = Learner()
     chosen = (c for c in contacts if account is None or c.account == account)
     for contact in sorted(chosen, key=lambda c: (c.id, c.account)):
         learner.contact(contact)

@@ -73,6 +73,7 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Callable
 from datetime import date
 from functools import lru_cache
 from typing import Any
@@ -214,25 +215,41 @@ def document_id(account: str, contact_id: str) -> str:
     return f"{account}:{contact_id}"
 
 
-def contact_document(contact: Contact) -> dict[str, Any]:
-    """The Elasticsearch document of a contact (its `_source`)."""
-    fields: dict[str, dict[str, list[Any]]] = {}
+#: One contact field's part of a document (`field_entry`): its key, its slots (empty: it
+#: fills none) and its anniversaries.
+FieldEntry = tuple[str, Any, list[Any]]
+
+
+def field_entry(name: str, value: Any) -> FieldEntry:
+    """The slots (see the module doc) and anniversaries of one contact field; the indexer
+    caches them, encoded, for values that recur (`indexer/codec.py`)."""
+    slots = value_slots(value)
+    key = field_key(name)
+    if "f" in slots:
+        slots["r"] = [reverse(folded) for folded in slots["f"]]
+        if name in ADDRESS_FIELDS:
+            slots["v"] = [item for item in present(value) if isinstance(item, str)]
+    if "c" in slots:
+        slots["m"] = [n % 10_000 for n in slots["c"]]
     anniversaries = []
+    for text in slots.get("d", []):
+        point = anniversary_point(epoch_millis(parse_instant(text)))  # type: ignore[arg-type]
+        if point is not None:
+            anniversaries.append({"k": key, "y": point[0], "l": point[1], "p": point[2]})
+    return key, slots, anniversaries
+
+
+def contact_document(contact: Contact, entry: Callable[[str, Any], FieldEntry] = field_entry,
+                     ) -> dict[str, Any]:
+    """The Elasticsearch document of a contact (its `_source`); `entry`: `field_entry`,
+    or what gives the same parts encoded (the indexer's cache)."""
+    fields: dict[str, Any] = {}
+    anniversaries: list[Any] = []
     for name, value in contact.fields.items():
         if name in COMPUTED_FIELDS:  # records can't set one; the computed value is written
             continue
-        slots = value_slots(value)
-        key = field_key(name)
-        if "f" in slots:
-            slots["r"] = [reverse(folded) for folded in slots["f"]]
-            if name in ADDRESS_FIELDS:
-                slots["v"] = [item for item in present(value) if isinstance(item, str)]
-        if "c" in slots:
-            slots["m"] = [n % 10_000 for n in slots["c"]]
-        for text in slots.get("d", []):
-            point = anniversary_point(epoch_millis(parse_instant(text)))  # type: ignore[arg-type]
-            if point is not None:
-                anniversaries.append({"k": key, "y": point[0], "l": point[1], "p": point[2]})
+        key, slots, more = entry(name, value)
+        anniversaries += more
         if slots:
             fields[key] = slots
     fields[field_key(BUCKET_FIELD)] = {"n": [float(bucket(contact.id))]}

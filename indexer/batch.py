@@ -12,7 +12,7 @@ from typing import Any
 from segql.compiler.catalog import Conflict
 from segql.contract.contact import Contact
 from segql.indexer.codec import SLOW, fast_loads
-from segql.indexer.records import ACCOUNT_ID, Reject, read_records
+from segql.indexer.records import Reject, good_account, read_records
 
 Key = tuple[str, str]
 
@@ -81,7 +81,7 @@ def contact_key(record: Any) -> Key | None:
         return None
     account = record.get("account")
     contact_id = record.get("contact" if record.get("type") in ("event", "visit") else "id")
-    if isinstance(account, str) and ACCOUNT_ID.match(account) and isinstance(contact_id, str):
+    if isinstance(account, str) and good_account(account) and isinstance(contact_id, str):
         return (account, contact_id)
     return None
 

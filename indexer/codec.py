@@ -29,12 +29,13 @@ import json
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import orjson
 
-from segql.contract.contact import Activity, Contact
-from segql.contract.document import activity_doc, contact_document
+from segql.contract.contact import ADDRESS_FIELDS, Activity, Contact
+from segql.contract.document import FieldEntry, activity_doc, contact_document, field_entry
 
 #: `json.dumps` compactly: what a document's bytes are.
 COMPACT = (",", ":")
@@ -217,15 +218,51 @@ def fragments_of(activities: dict[str, Activity], known: Fragments | None) -> Fr
     return out
 
 
+def _encoded_entry(name: str, value: Any) -> FieldEntry:
+    """`document.field_entry` with its slots and anniversaries encoded (the same bytes
+    inside the document), or as it is when orjson refuses them."""
+    key, slots, anniversaries = field_entry(name, value)
+    try:
+        return (key, orjson.Fragment(orjson.dumps(slots)) if slots else {},
+                [orjson.Fragment(orjson.dumps(point)) for point in anniversaries])
+    except orjson.JSONEncodeError:  # a lone surrogate: the whole document goes to `json`
+        return key, slots, anniversaries
+
+
+#: The same field values recur across contacts (a city, a plan, a tag list, a birthday):
+#: their encoded entries are cached. `typed`, so that True, 1 and 1.0 (equal in Python)
+#: are told apart; lists only when all their items are texts (as a tuple).
+_scalar_entry = lru_cache(maxsize=1 << 15, typed=True)(_encoded_entry)
+
+
+@lru_cache(maxsize=1 << 13)
+def _texts_entry(name: str, texts: tuple[str, ...]) -> FieldEntry:
+    return _encoded_entry(name, list(texts))
+
+
+def _cached_entry(name: str, value: Any) -> FieldEntry:
+    """`_encoded_entry`, cached but for addresses (unique to a contact) and lists that
+    hold anything but texts."""
+    if name in ADDRESS_FIELDS:
+        return _encoded_entry(name, value)
+    if type(value) is list:
+        if all(type(item) is str for item in value):
+            return _texts_entry(name, tuple(value))
+        return _encoded_entry(name, value)
+    return _scalar_entry(name, value)
+
+
 def document_bytes(contact: Contact, events: Fragments, visits: Fragments) -> bytes:
     """`json.dumps(contract.document.contact_document(contact))` (compact, UTF-8), made of
-    the encoded activities `events` and `visits` (`fragments_of` the contact's)."""
+    the encoded activities `events` and `visits` (`fragments_of` the contact's) and the
+    encoded entries of its fields (cached)."""
+    if not plain_values(contact.fields.values()):
+        return slow_dumps(contact_document(contact))
     shell = _Shell(contact.account, contact.id, contact.fields, {}, {},
                    contact.dropped_events, contact.dropped_visits, contact.consent,
                    kept_events=len(contact.events), kept_visits=len(contact.visits))
-    document = contact_document(shell)
-    if (document.get("events") != [] or document.get("visits") != []
-            or not plain_values(contact.fields.values())):
+    document = contact_document(shell, _cached_entry)
+    if document.get("events") != [] or document.get("visits") != []:
         return slow_dumps(contact_document(contact))  # a document of another shape
     document["events"] = [events[i][1] for i in contact.events]
     document["visits"] = [visits[i][1] for i in contact.visits]

@@ -15,6 +15,10 @@ run:
 * every FULL_EVERY seconds that walk is over everything, so a cycle among objects that
   were alive at a freeze is collected too.
 
+The initial load calls the collection between partitions (`between_partitions`), not
+after each partition's batch while its records are still alive: a walk over the millions
+of objects of a partition took about a second each time and found nothing to free.
+
 Measured on the 20k-contact sample's initial load, side by side: 0.70 ms of CPU per contact
 against 1.00 ms with the default collector. Outside a run (the library, the HTTP service)
 the collector is left as it is.
@@ -34,6 +38,8 @@ FULL_EVERY = 1800.0
 
 class _Tuning:
     active = False
+    #: `batch_done` waits for `between_partitions` (the initial load).
+    deferred = False
     last_young = 0.0
     last_full = 0.0
 
@@ -59,9 +65,30 @@ def tuned_gc() -> Iterator[None]:
             gc.enable()
 
 
+@contextmanager
+def deferred() -> Iterator[None]:
+    """The initial load of one partition: `batch_done` does nothing inside; the caller
+    calls `between_partitions` once the partition's records are dropped."""
+    _Tuning.deferred = True
+    try:
+        yield
+    finally:
+        _Tuning.deferred = False
+
+
+def between_partitions() -> None:
+    """After a partition of the initial load, its records dropped: as `batch_done`."""
+    _collect()
+
+
 def batch_done() -> None:
     """After a batch: the collections that are due (see the module doc); nothing outside
     a run."""
+    if not _Tuning.deferred:
+        _collect()
+
+
+def _collect() -> None:
     if not _Tuning.active:
         return
     now = time.monotonic()

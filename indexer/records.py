@@ -121,9 +121,11 @@ def _check_item(name: str, item: Any) -> None:
         raise RecordError(f"`{name}`: text longer than {MAX_TEXT_BYTES} bytes (UTF-8)")
 
 
+@lru_cache(maxsize=1 << 14)
 def _text_bytes(text: str) -> int:
     """The UTF-8 length of a text or of its fold, whichever is longer (the fold is what is
-    indexed). ASCII, the common case, folds to as many bytes and has no surrogate."""
+    indexed). ASCII, the common case, folds to as many bytes and has no surrogate. Cached:
+    the same texts (product titles, categories) recur (one that raises is not cached)."""
     if text.isascii():
         return len(text)
     return max(_utf8_len(text), _utf8_len(fold(text)))
@@ -146,9 +148,11 @@ def _props(record: dict[str, Any], key: str = "props") -> dict[str, Any]:
     kept = {}
     for name, value in props.items():
         _check_name(name)
-        _check_value(name, value)
-        if value is not None:
-            kept[name] = value
+        if not (type(value) is str and value.isascii() and len(value) <= MAX_TEXT_BYTES):
+            _check_value(name, value)  # all but the common case: a short ASCII text
+            if value is None:
+                continue
+        kept[name] = value
     return kept
 
 
@@ -179,7 +183,11 @@ def _stored_ts(ts: str) -> str:
 
 
 def _activity(record: dict[str, Any], *, named: bool) -> Activity:
-    ts = _stored_ts(_text(record, "ts", limit=64))
+    # the common case of each text (`_text`: short ASCII) decided inline, in `_text`'s order
+    ts = record.get("ts")
+    if not (type(ts) is str and ts and ts.isascii() and len(ts) <= 64):
+        ts = _text(record, "ts", limit=64)
+    ts = _stored_ts(ts)
     props = _props(record)
     if not named:
         for attribute in VISIT_ATTRIBUTES:
@@ -187,12 +195,16 @@ def _activity(record: dict[str, Any], *, named: bool) -> Activity:
                 _check_value(attribute, record[attribute])
                 if record[attribute] is not None:
                     props.setdefault(attribute, record[attribute])
-    return Activity(
-        id=_text(record, "id"),
-        ts=ts,
-        props=props,
-        name=_text(record, "name") if named else None,
-    )
+    activity_id = record.get("id")
+    if not (type(activity_id) is str and activity_id and activity_id.isascii()
+            and len(activity_id) <= MAX_ID_BYTES):
+        activity_id = _text(record, "id")
+    name = None
+    if named:
+        name = record.get("name")
+        if not (type(name) is str and name and name.isascii() and len(name) <= MAX_ID_BYTES):
+            name = _text(record, "name")
+    return Activity(activity_id, ts, props, name)
 
 
 def _contact_changes(record: dict[str, Any]) -> dict[str, Any]:
@@ -248,7 +260,7 @@ def _consent_changes(record: dict[str, Any]) -> dict[str, str | None]:
 
 
 @lru_cache(maxsize=1 << 10)
-def _good_account(account: str) -> bool:
+def good_account(account: str) -> bool:
     """Cached: a stream names few accounts."""
     return ACCOUNT_ID.match(account) is not None
 
@@ -294,7 +306,7 @@ class ContactStore:
             raise RecordError("a record must be a JSON object")
         kind = record.get("type")
         account = record.get("account")
-        if not (isinstance(account, str) and _good_account(account)):
+        if not (isinstance(account, str) and good_account(account)):
             raise RecordError("`account` must be 1-64 characters of A-Z a-z 0-9 _ - .")
         if kind == "contact":
             contact_id = _text(record, "id")
@@ -337,7 +349,8 @@ class ContactStore:
                     )
                 return key
             self.changed = existing is None
-            self._keep(self._contact(account, contact_id), kind, activity)
+            self._keep(self._contact(account, contact_id) if existing is None else existing,
+                       kind, activity)
             return key
         raise RecordError("`type` must be one of contact, event, visit, delete")
 
@@ -349,10 +362,11 @@ class ContactStore:
             else (contact.visits, contact.dropped_visits, self.max_visits)
         )
         heap_key = (contact.account, contact.id, kind)
-        oldest = self._oldest.get(heap_key)
+        oldest = self._oldest.get(heap_key) if self._oldest else None
         if oldest is None and len(held) < limit:
             held[activity.id] = activity
-            dropped.seen(activity.id)
+            if dropped.registers is not None:  # `Dropped.seen`: only a HyperLogLog counts
+                dropped.seen(activity.id)
             self.changed = True
             return
         if oldest is None:

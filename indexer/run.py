@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from segql.indexer.apply import Indexer
 from segql.indexer.batch import Line, Stats, parse_line
-from segql.indexer.gc_tuning import tuned_gc
+from segql.indexer.gc_tuning import between_partitions, deferred, tuned_gc
 from segql.indexer.partition import PARTITION_BYTES, partition, read_partition
 from segql.indexer.progress import Count, Progress
 from segql.indexer.records import Reject
@@ -185,11 +185,14 @@ class Run:
                 if self.stop():
                     self.interrupted = True
                     return
-                lines = read_partition(path)
-                os.unlink(path)
-                result = self.indexer.load(lines)
-                rejects += result.rejects
-                self._dirty = self._dirty or bool(result.written or result.deleted)
+                with deferred():  # no collection while the partition's records live
+                    lines = read_partition(path)
+                    os.unlink(path)
+                    result = self.indexer.load(lines)
+                    rejects += result.rejects
+                    self._dirty = self._dirty or bool(result.written or result.deleted)
+                    del lines, result
+                between_partitions()
         if self.progress:
             self.progress.end()
         for reject in sorted(rejects, key=lambda r: r.line):

@@ -37,7 +37,9 @@ from .stream import (
     DEFAULT_END,
     DEFAULT_SEED,
     DEFAULT_START,
+    GENERATOR_VERSION,
     generate,
+    sample_name,
 )
 from .timestamps import format_ts
 from .vocabulary import TAGS
@@ -49,6 +51,7 @@ __all__ = [
     "DEFAULT_SEED",
     "DEFAULT_START",
     "FIELD_ORDER",
+    "GENERATOR_VERSION",
     "KEY_ORDER",
     "PROP_ORDER",
     "SAMPLE_PATH",
@@ -60,5 +63,6 @@ __all__ = [
     "generate",
     "main",
     "read",
+    "sample_name",
     "write",
 ]

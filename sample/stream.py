@@ -23,6 +23,11 @@ DEFAULT_SEED = 7
 DEFAULT_ACCOUNT = "demo"
 DEFAULT_START = "2024-11-01T00:00:00Z"
 DEFAULT_END = "2026-11-01T00:00:00Z"
+#: The version of what `generate` writes: bump it whenever the same arguments give other
+#: records, so that a file cached under an older version (the benchmarks cache samples by
+#: `sample_name`) is never taken for the current output. 1: before consent; 2: consent
+#: on contact records (b41a285).
+GENERATOR_VERSION = 2
 #: Records held in memory before a sorted run is spilled to a temporary file.
 SPILL_RECORDS = 2_000_000
 SPILL_BLOCK = 10_000
@@ -167,6 +172,11 @@ def _read_spilled(spilled: IO[bytes]) -> Iterator[tuple[int, int, Record | int]]
             except EOFError:
                 return
             yield from block
+
+
+def sample_name(contacts: int, seed: int) -> str:
+    """The file name a cached sample of this generator goes by (JSON Lines)."""
+    return f"sample-{contacts}-seed{seed}-gen{GENERATOR_VERSION}.jsonl"
 
 
 def generate(
