@@ -285,3 +285,17 @@ def test_the_template_cache_is_bounded() -> None:
             assert encoder.encode(activity) == json.dumps(
                 activity_doc(activity), ensure_ascii=False, separators=(",", ":")).encode()
     assert len(encoder._cut) <= 4
+
+
+@pytest.mark.parametrize("values", [
+    [0.0, -0.0, 0.0],          # equal in Python, written "0.0" and "-0.0"
+    [1, True, 1.0, False, 0],  # equal in Python, three types
+    [["a", "b"], ("a", "b"), ["a", "b"]],
+    ["2024-02-29", "2024-02-29T00:00:00Z", "2024-02-29"],
+])
+def test_a_cached_field_entry_is_the_bytes_of_its_own_value(values: list[Any]) -> None:
+    """The encoded entries of field values are cached across contacts (`codec`): values
+    equal in Python but written differently each get their own bytes."""
+    for i, value in enumerate(values):
+        contact = Contact("acme", f"c{i}", fields={"x": value})
+        assert fast(contact)[0] == slow(contact), value
