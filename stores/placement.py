@@ -194,9 +194,12 @@ def resolve(es: Elasticsearch, name: str) -> Target:
         index=name, filter_path=["*.mappings._meta", "*.mappings.dynamic"])
     if found.meta.status == 404:
         return Target(name)
-    if len(found.body) != 1:
-        raise PlacementError(f"{name} names {len(found.body)} indices, not one contact index")
-    ((index, body),) = found.body.items()
+    names = dict(found.body)
+    if not names:  # an index with neither (not a contact index): its name, to fail on
+        names = {index: {} for index in es.indices.get_alias(index=name)}
+    if len(names) != 1:
+        raise PlacementError(f"{name} names {len(names)} indices, not one contact index")
+    ((index, body),) = names.items()
     return Target(index, Routes.of_meta(body.get("mappings", {}).get("_meta")))
 
 
