@@ -36,7 +36,9 @@ class Node(BaseModel):
     def pointer(self) -> str | None:
         """The RFC 6901 JSON Pointer of the node in the JSON document it was read from
         (`""` for the root); None for a node that was not read from JSON."""
-        return self._pointer
+        private = self.__pydantic_private__  # not `self._pointer`: pydantic's slow getattr
+        pointer: str | None = private.get("_pointer") if private else None
+        return pointer
 
     def __eq__(self, other: object) -> bool:
         """Equal fields (pydantic would compare `pointer` too)."""
@@ -158,8 +160,10 @@ class FieldCondition(Node):
     def written_op(self) -> str:
         """The operator as the user wrote it: in the text (`=` stays `=`), in the JSON form
         (its `op`), else in its canonical spelling (`gt` is `>`)."""
-        if self._written is not None:
-            return self._written
+        private = self.__pydantic_private__  # not `self._written`: pydantic's slow getattr
+        written_op: str | None = private.get("_written") if private else None
+        if written_op is not None:
+            return written_op
         return self.op if self.pointer is not None else spelling(self.op)
 
 
