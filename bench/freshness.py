@@ -212,12 +212,17 @@ def step(es: Elasticsearch, ctx: Any, index: str, *, env: dict[str, str], segql:
          seed: int, log: Callable[[str], None]) -> dict[str, Any]:
     """One freshness measurement (see the module doc)."""
     picker = random.Random(seed * 1_000_003 + rate)
-    contacts = [f"c{picker.randint(1, spread):06d}" for _ in range(10_000)]
     stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+    drawn: set[str] = set()
 
     def record(i: int, device: str) -> str:
+        # each event's contact drawn anew: a list of 10,000 drawn once and cycled (as
+        # before 2026-11-28) made every step longer than 10,000 events rewrite contacts
+        # the follower had just written (its cache: no read), which flattered the figure
+        contact = f"c{picker.randint(1, spread):06d}"
+        drawn.add(contact)
         return json.dumps({"type": "event", "account": ctx.account,
-                           "contact": contacts[i % len(contacts)],
+                           "contact": contact,
                            "id": f"f{stamp}-{rate}-{i}", "name": "Login",
                            "ts": "2026-10-31T12:00:00Z", "props": {"device": device}}) + "\n"
 
@@ -275,7 +280,8 @@ def step(es: Elasticsearch, ctx: Any, index: str, *, env: dict[str, str], segql:
     counted = seen + [timeout] * (len(probes) - len(seen))
     result: dict[str, Any] = {
         "duration_s": seconds, "target_rate": rate, "achieved_events_per_s": round(achieved),
-        "contacts_drawn_from": spread, "timeout_s": timeout,
+        "contacts_drawn_from": spread, "distinct_contacts_written": len(drawn),
+        "timeout_s": timeout,
         "probes": len(probes), "probes_seen": len(seen), "probes_unseen": len(probes) - len(seen),
         "latency_s": latency_stats(counted) if counted else None,
         "latency_seen_only_s": latency_stats(seen) if seen else None,

@@ -52,11 +52,22 @@ T = TypeVar("T")
 
 #: Seconds of continuous failure (node down, overloaded) before a run gives up.
 DEFAULT_MAX_WAIT = 300.0
-#: Bulk requests are cut at about this many bytes.
+#: Bulk requests are cut at about this many bytes (the initial load's) ...
 BULK_BYTES = 8 << 20
+#: ... and at this many when stored contacts are rewritten (`apply`, --follow): small
+#: enough that the first is sent while the rest of a batch is still folded, and that
+#: WRITERS of them keep several of the node's cores indexing (a --follow batch of ~1,000
+#: contacts is ~7 MB: cut at 8 MB it was one request, sent after the whole batch was
+#: folded and indexed on one thread; freshness p99 at 1,000 events/s to random contacts
+#: of 100k went from 2.1-2.8 s to 1.8-2.2 s, side by side).
+REWRITE_BULK_BYTES = 1 << 20
 #: Bulk requests in flight at once: the next documents are built while Elasticsearch
 #: indexes the ones sent.
 WRITERS = 3
+#: Contacts per `mget` when reading stored contacts, and `mget`s in flight at once (the
+#: node reads them on several cores while the client decodes the ones that came back).
+READ_CHUNK = 200
+READERS = 3
 #: Attempts to write one contact that keeps being written by someone else in between.
 MAX_CONFLICT_ATTEMPTS = 50
 #: What `document_contact` does not read: the indexed copies, left out of `mget`.
@@ -260,20 +271,35 @@ class BulkWriter(ABC):
         return stored
 
     def _read(self, keys: list[Key]) -> dict[Key, Stored]:
-        stored: dict[Key, Stored] = {}
-        for start in range(0, len(keys), 500):
-            chunk = keys[start:start + 500]
-            target = self.target
-            response = self.es.mget(index=target.index, source_excludes=DERIVED, docs=[
+        """The stored contacts of `keys`, read in chunks of READ_CHUNK, READERS of them at
+        once (each chunk's documents are decoded as the next ones are read)."""
+        target = self.target
+        chunks = [keys[start:start + READ_CHUNK] for start in range(0, len(keys), READ_CHUNK)]
+
+        def read(chunk: list[Key]) -> Any:
+            return self.es.mget(index=target.index, source_excludes=DERIVED, docs=[
                 {"_id": document_id(*key), "routing": target.route(*key)} for key in chunk])
-            for key, doc in zip(chunk, response["docs"], strict=True):
-                if "error" in doc and gone(doc["error"]):
-                    raise _Away
-                if "error" in doc:  # e.g. a shard still recovering: retried by `call`
-                    raise TransportError(f"reading {doc['_id']}: {doc['error']}")
-                if doc.get("found"):
-                    stored[key] = Stored(document_contact(doc["_source"]), doc["_seq_no"],
-                                         doc["_primary_term"])
+
+        if len(chunks) == 1:
+            return self._decoded(chunks[0], read(chunks[0]))
+        stored: dict[Key, Stored] = {}
+        with ThreadPoolExecutor(READERS) as pool:
+            for chunk, reply in zip(chunks, [pool.submit(read, c) for c in chunks],
+                                    strict=True):
+                stored.update(self._decoded(chunk, reply.result()))
+        return stored
+
+    @staticmethod
+    def _decoded(chunk: list[Key], response: Any) -> dict[Key, Stored]:
+        stored: dict[Key, Stored] = {}
+        for key, doc in zip(chunk, response["docs"], strict=True):
+            if "error" in doc and gone(doc["error"]):
+                raise _Away
+            if "error" in doc:  # e.g. a shard still recovering: retried by `call`
+                raise TransportError(f"reading {doc['_id']}: {doc['error']}")
+            if doc.get("found"):
+                stored[key] = Stored(document_contact(doc["_source"]), doc["_seq_no"],
+                                     doc["_primary_term"])
         return stored
 
     def _write(self, outcomes: Iterable[Outcome], result: BatchResult, *,
@@ -307,7 +333,8 @@ class BulkWriter(ABC):
                     self._refused(outcome, answer.get("error"), result)
 
         with ThreadPoolExecutor(WRITERS) as pool:
-            for chunk in _chunks(self._to_send(outcomes, result)):
+            limit = REWRITE_BULK_BYTES if remember else BULK_BYTES
+            for chunk in _chunks(self._to_send(outcomes, result), limit):
                 if len(in_flight) >= WRITERS:
                     settle()
                 body = b"".join(o.bulk or b"" for o in chunk)
@@ -363,14 +390,14 @@ class BulkWriter(ABC):
         self.call(self.es.indices.refresh, index=self.index)
 
 
-def _chunks(outcomes: Iterable[Outcome]) -> Iterator[list[Outcome]]:
-    """Bulk requests of about BULK_BYTES."""
+def _chunks(outcomes: Iterable[Outcome], limit: int) -> Iterator[list[Outcome]]:
+    """Bulk requests of about `limit` bytes."""
     chunk: list[Outcome] = []
     size = 0
     for outcome in outcomes:
         chunk.append(outcome)
         size += len(outcome.bulk or b"")
-        if size > BULK_BYTES:
+        if size > limit:
             yield chunk
             chunk, size = [], 0
     if chunk:

@@ -175,3 +175,23 @@ def test_a_batch_of_known_types_does_not_write_the_catalog(
     assert version() > learned, "a new property is learned"
     assert indexer.catalogs.get("acme").events["Login"] == {"device": "text",
                                                            "browser": "text"}
+
+
+def test_a_batch_of_many_stored_contacts_is_read_in_parallel_chunks(
+        es: Elasticsearch, index_name: str) -> None:
+    """More stored contacts than one `mget` reads (writer.READ_CHUNK): the chunks are read
+    at once, and every contact is folded onto its own stored state (none lost, none
+    swapped between chunks)."""
+    from segql.indexer import writer
+
+    many = writer.READ_CHUNK * 2 + 37
+    first = [contact(f"c{i:04d}", n=i, city=f"city{i % 7}") for i in range(many)]
+    Indexer(es, index_name, cache=WrittenContacts(0)).apply(lines(first))
+    second = [event(f"e{i}", f"c{i:04d}", device=f"d{i}") for i in range(many)]
+    fresh = Indexer(es, index_name, cache=WrittenContacts(0))
+    fresh.apply(lines(second, many + 1))
+    assert fresh.reads == many, "every contact of the batch was read (no cache)"
+    stored = assert_index_is_the_fold(es, index_name, first + second)
+    assert len(stored) == many
+    assert all(c.fields["n"] == int(c.id[1:]) and list(c.events) == [f"e{int(c.id[1:])}"]
+               for c in stored.values())
