@@ -104,26 +104,40 @@ def test_kill_9_at_random_points_loses_nothing_and_applies_nothing_twice(
     _assert_exact(es, index, lines, rejects, bad, summary)
 
 
+def _kill_in_phase(process: subprocess.Popen[str], delay: float, *phases: str) -> None:
+    """Kill the run `delay` seconds after its progress says one of `phases` started (a
+    plain line on stderr), so the kill lands inside it however fast the machine is."""
+    assert process.stderr is not None
+    for line in process.stderr:
+        if any(f": {phase} started" in line for phase in phases):
+            time.sleep(delay)
+            process.kill()
+            return
+
+
 def test_kill_9_during_the_initial_load_loses_nothing(
     es: Elasticsearch, index: str, tmp_path: Path, stream: tuple[Path, list[str], list[int]],
     es_url: str,
 ) -> None:
-    """The initial load killed (while partitioning, or between the partitions' writes)
-    stores no checkpoint: the next run applies the input again from its start, onto
-    whatever was created, and the index is still exactly the fold."""
+    """The initial load killed (while partitioning, or part way through the partitions'
+    writes) stores no checkpoint: the next run applies the input again from its start,
+    onto whatever was created (in batches, as the index now holds contacts), and the index
+    is still exactly the fold. Each kill is placed by the run's own progress lines, so it
+    lands in its phase however fast the machine is."""
     path, lines, bad = stream
     rejects = tmp_path / "rejects.jsonl"
     rng = random.Random(os.getpid())
     outcomes = []
-    for _ in range(3):
+    # the input split (0.14 s here: killed at once), the writes (2.7 s here), then the
+    # writes again or, when the killed load had written contacts, the batched pass
+    for delay, phases in ((0.0, ("partitioning",)),
+                          (rng.uniform(0.1, 0.4), ("folding+writing",)),
+                          (rng.uniform(0.1, 0.4), ("folding+writing", "applying"))):
         process = _indexer(path, index, rejects, es_url)
-        try:
-            process.wait(timeout=rng.uniform(0.5, 2.5))
-        except subprocess.TimeoutExpired:
-            process.kill()
+        _kill_in_phase(process, delay, *phases)
         process.communicate()
         outcomes.append(process.returncode)
-    assert -9 in outcomes, f"no run was killed: {outcomes}"
+    assert outcomes == [-9, -9, -9], f"a run ended before its kill: {outcomes}"
     process = _indexer(path, index, rejects, es_url)
     out, err = process.communicate(timeout=600)
     assert process.returncode == EXIT_REJECTED, err  # BAD_LINES
