@@ -29,10 +29,11 @@ from __future__ import annotations
 
 import random
 import time
+import weakref
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
@@ -56,18 +57,17 @@ DEFAULT_MAX_WAIT = 300.0
 BULK_BYTES = 8 << 20
 #: ... and at this many when stored contacts are rewritten (`apply`, --follow): small
 #: enough that the first is sent while the rest of a batch is still folded, and that
-#: WRITERS of them keep several of the node's cores indexing (a --follow batch of ~1,000
+#: IN_FLIGHT of them keep several of the node's cores indexing (a --follow batch of ~1,000
 #: contacts is ~7 MB: cut at 8 MB it was one request, sent after the whole batch was
 #: folded and indexed on one thread; freshness p99 at 1,000 events/s to random contacts
 #: of 100k went from 2.1-2.8 s to 1.8-2.2 s, side by side).
 REWRITE_BULK_BYTES = 1 << 20
-#: Bulk requests in flight at once: the next documents are built while Elasticsearch
-#: indexes the ones sent.
-WRITERS = 3
-#: Contacts per `mget` when reading stored contacts, and `mget`s in flight at once (the
-#: node reads them on several cores while the client decodes the ones that came back).
+#: Requests in flight at once, on the writer's own threads: bulks (the next documents
+#: are built while Elasticsearch indexes the ones sent) or `mget`s (the node reads them on
+#: several cores while the client decodes the ones that came back).
+IN_FLIGHT = 3
+#: Contacts per `mget` when reading stored contacts.
 READ_CHUNK = 200
-READERS = 3
 #: Attempts to write one contact that keeps being written by someone else in between.
 MAX_CONFLICT_ATTEMPTS = 50
 #: What `document_contact` does not read: the indexed copies, left out of `mget`.
@@ -158,6 +158,16 @@ class BulkWriter(ABC):
         self._target: Target | None = None
         #: The concrete index the cache's contacts were written to (None: not yet known).
         self._written_to: str | None = None
+        self._pool: ThreadPoolExecutor | None = None
+
+    @property
+    def pool(self) -> ThreadPoolExecutor:
+        """The IN_FLIGHT threads that send a batch's `mget`s and bulks, started once and
+        kept for the writer's life (stopped when it is collected)."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(IN_FLIGHT, thread_name_prefix="segql-writer")
+            weakref.finalize(self, self._pool.shutdown, wait=False)
+        return self._pool
 
     @property
     def target(self) -> Target:
@@ -225,7 +235,7 @@ class BulkWriter(ABC):
             first, read = not read, True
             stored = {} if absent and first else self._stored(pending)
             pending = self._write((self._fold(key, stored.get(key), groups[key])
-                                   for key in pending), result, remember=not absent)
+                                   for key in pending), result, loading=absent)
         raise IndexerError(f"{len(pending)} contacts kept changing under "
                            f"{MAX_CONFLICT_ATTEMPTS} attempts to write them")
 
@@ -271,8 +281,8 @@ class BulkWriter(ABC):
         return stored
 
     def _read(self, keys: list[Key]) -> dict[Key, Stored]:
-        """The stored contacts of `keys`, read in chunks of READ_CHUNK, READERS of them at
-        once (each chunk's documents are decoded as the next ones are read)."""
+        """The stored contacts of `keys`, read in chunks of READ_CHUNK, IN_FLIGHT of them
+        at once (each chunk's documents are decoded as the next ones are read)."""
         target = self.target
         chunks = [keys[start:start + READ_CHUNK] for start in range(0, len(keys), READ_CHUNK)]
 
@@ -283,10 +293,12 @@ class BulkWriter(ABC):
         if len(chunks) == 1:
             return self._decoded(chunks[0], read(chunks[0]))
         stored: dict[Key, Stored] = {}
-        with ThreadPoolExecutor(READERS) as pool:
-            for chunk, reply in zip(chunks, [pool.submit(read, c) for c in chunks],
-                                    strict=True):
+        replies = [self.pool.submit(read, chunk) for chunk in chunks]
+        try:
+            for chunk, reply in zip(chunks, replies, strict=True):
                 stored.update(self._decoded(chunk, reply.result()))
+        finally:
+            _cancel_or_wait(replies)  # after a failed chunk, none is left running
         return stored
 
     @staticmethod
@@ -303,10 +315,12 @@ class BulkWriter(ABC):
         return stored
 
     def _write(self, outcomes: Iterable[Outcome], result: BatchResult, *,
-               remember: bool = True) -> list[Key]:
-        """Bulk-write the outcomes, WRITERS requests in flight while the next ones are
-        folded; commit those done (and, if `remember`, cache them), return the keys to try
-        again."""
+               loading: bool) -> list[Key]:
+        """Bulk-write the outcomes, IN_FLIGHT requests at once while the next ones are
+        folded; commit those done, return the keys to try again. Rewrites of stored
+        contacts are cached and sent in REWRITE_BULK_BYTES requests; the initial load's
+        (`loading`: contacts known absent, which nobody reads back soon) are not cached and
+        go in BULK_BYTES requests."""
         retry: list[Key] = []
         in_flight: deque[tuple[list[Outcome], Future[Any]]] = deque()
         blocked = False
@@ -320,7 +334,7 @@ class BulkWriter(ABC):
                 self.cache.drop(outcome.key)
                 if status < 300:
                     self._commit(outcome, result)
-                    if remember and outcome.contact is not None and "_seq_no" in answer:
+                    if not loading and outcome.contact is not None and "_seq_no" in answer:
                         self.cache.put(outcome.key, Stored(
                             outcome.contact, answer["_seq_no"], answer["_primary_term"],
                             outcome.events, outcome.visits), outcome.document_bytes)
@@ -332,17 +346,19 @@ class BulkWriter(ABC):
                 else:
                     self._refused(outcome, answer.get("error"), result)
 
-        with ThreadPoolExecutor(WRITERS) as pool:
-            limit = REWRITE_BULK_BYTES if remember else BULK_BYTES
+        limit = BULK_BYTES if loading else REWRITE_BULK_BYTES
+        try:
             for chunk in _chunks(self._to_send(outcomes, result), limit):
-                if len(in_flight) >= WRITERS:
+                if len(in_flight) >= IN_FLIGHT:
                     settle()
                 body = b"".join(o.bulk or b"" for o in chunk)
-                in_flight.append((chunk, pool.submit(self.call, self.es.bulk,
-                                                     operations=cast(Any, body),
-                                                     filter_path=BULK_REPLY)))
+                in_flight.append((chunk, self.pool.submit(self.call, self.es.bulk,
+                                                          operations=cast(Any, body),
+                                                          filter_path=BULK_REPLY)))
             while in_flight:
                 settle()
+        finally:
+            _cancel_or_wait([reply for _, reply in in_flight])  # after a failure
         if not blocked:
             self._blocked_since = None
         elif self._blocked_since is None:
@@ -388,6 +404,14 @@ class BulkWriter(ABC):
 
     def refresh(self) -> None:
         self.call(self.es.indices.refresh, index=self.index)
+
+
+def _cancel_or_wait(replies: list[Future[Any]]) -> None:
+    """Requests not sent yet are dropped, those sent are waited for: nothing goes on
+    behind the caller's back."""
+    for reply in replies:
+        reply.cancel()
+    wait(replies)
 
 
 def _chunks(outcomes: Iterable[Outcome], limit: int) -> Iterator[list[Outcome]]:
