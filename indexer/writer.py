@@ -59,8 +59,9 @@ BULK_BYTES = 8 << 20
 #: enough that the first is sent while the rest of a batch is still folded, and that
 #: IN_FLIGHT of them keep several of the node's cores indexing (a --follow batch of ~1,000
 #: contacts is ~7 MB: cut at 8 MB it was one request, sent after the whole batch was
-#: folded and indexed on one thread; freshness p99 at 1,000 events/s to random contacts
-#: of 100k went from 2.1-2.8 s to 1.8-2.2 s, side by side).
+#: folded and indexed on one thread; with mgets in chunks too, freshness p99 at 1,000
+#: events/s to random contacts of 100k went from 2.09-3.32 s to 1.31-2.24 s, side by
+#: side: BENCHMARKS.md, issue 15).
 REWRITE_BULK_BYTES = 1 << 20
 #: Requests in flight at once, on the writer's own threads: bulks (the next documents
 #: are built while Elasticsearch indexes the ones sent) or `mget`s (the node reads them on
